@@ -1,0 +1,272 @@
+//! Livestream booking: schedule sessions with a seat capacity, book seats for
+//! customers, keep a waitlist when a session is full and promote from it when
+//! a seat frees up, cancel, list, and find the reminders that are due.
+//!
+//! Built only with the public `mercato-sdk`. State lives in the component's
+//! store: one roster per session (`session/{id}`: the session, its confirmed
+//! bookings and its waitlist, in order) and one record per booking
+//! (`booking/{id}`). A booking touches one roster, so the host's per-invocation
+//! commit keeps seat counts exact under concurrent bookings.
+
+mod roster;
+mod settings;
+
+use mercato_sdk::livestream::{
+    Booking, BookingStatus, Cancellation, LivestreamBooking, Reminder, Session, SessionDraft,
+    SessionStatus,
+};
+use mercato_sdk::{Description, Error, Event, Timestamp, Validation, clock, store};
+
+use roster::Roster;
+pub use settings::Settings;
+
+/// The livestream-booking component.
+#[derive(Debug)]
+pub struct Livestream;
+
+mercato_sdk::export_livestream_booking!(Livestream);
+
+const LONGEST_SESSION_MINUTES: u32 = 24 * 60;
+const LONGEST_TEXT: usize = 200;
+
+impl LivestreamBooking for Livestream {
+    type Settings = Settings;
+
+    fn describe() -> Description {
+        Description::new(
+            "Livestream booking",
+            "Schedule livestream sessions with a seat limit. Customers book seats; when a \
+             session is full they join a waitlist and move up automatically when someone \
+             cancels. Lists the reminders to send before each session.",
+        )
+        .settings_schema(settings::schema())
+    }
+
+    fn validate_settings(settings: &Settings) -> Vec<mercato_sdk::FieldError> {
+        settings.check()
+    }
+
+    fn schedule(draft: SessionDraft) -> Result<Session, Error> {
+        let settings: Settings = mercato_sdk::settings::get()?;
+        let now = clock::now();
+        let earliest = now + Timestamp::from(settings.min_notice_minutes) * clock::MINUTE;
+        Validation::new()
+            .not_blank(&draft.title, "title")
+            .require(draft.title.len() <= LONGEST_TEXT, "title", "must be at most 200 bytes")
+            .not_blank(&draft.host, "host")
+            .require(draft.host.len() <= LONGEST_TEXT, "host", "must be at most 200 bytes")
+            .require(
+                draft.starts_at >= earliest,
+                "starts-at",
+                &format!(
+                    "must be at least {} minutes from now",
+                    settings.min_notice_minutes
+                ),
+            )
+            .require(
+                (1..=LONGEST_SESSION_MINUTES).contains(&draft.duration_minutes),
+                "duration-minutes",
+                "must be between 1 and 1440",
+            )
+            .require(
+                (1..=settings.max_capacity).contains(&draft.capacity),
+                "capacity",
+                &format!("must be between 1 and {}", settings.max_capacity),
+            )
+            .finish()?;
+
+        let id = format!("s-{}", next_id()?);
+        let session = Session {
+            id: id.clone(),
+            title: draft.title.trim().to_owned(),
+            host: draft.host.trim().to_owned(),
+            starts_at: draft.starts_at,
+            duration_minutes: draft.duration_minutes,
+            capacity: draft.capacity,
+            booked: 0,
+            waitlisted: 0,
+            status: SessionStatus::Scheduled,
+        };
+        Roster::new(session.clone()).save()?;
+        Event::new("session.scheduled")
+            .with("session", id)
+            .with("capacity", session.capacity)
+            .with("starts-at", session.starts_at)
+            .emit();
+        Ok(session)
+    }
+
+    fn book(session_id: String, customer: String) -> Result<Booking, Error> {
+        let customer = customer.trim().to_owned();
+        Validation::new()
+            .not_blank(&customer, "customer")
+            .require(customer.len() <= LONGEST_TEXT, "customer", "must be at most 200 bytes")
+            .finish()?;
+        let settings: Settings = mercato_sdk::settings::get()?;
+        let mut roster = Roster::load(&session_id)?;
+        if roster.session.status == SessionStatus::Cancelled {
+            return Err(Error::Conflict(format!("session `{session_id}` was cancelled")));
+        }
+        if clock::now() >= roster.session.starts_at {
+            return Err(Error::Conflict(format!("session `{session_id}` has already started")));
+        }
+        if let Some(existing) = roster.booking_of(&customer) {
+            return roster.present(load_booking(&existing)?);
+        }
+        let status = if roster.has_free_seat() {
+            BookingStatus::Confirmed
+        } else if settings.waitlist_has_room(roster.waitlist.len()) {
+            BookingStatus::Waitlisted
+        } else {
+            return Err(Error::Refused(format!(
+                "session `{session_id}` is full and its waitlist is closed"
+            )));
+        };
+
+        let booking = Booking {
+            id: format!("b-{}", next_id()?),
+            session_id: session_id.clone(),
+            customer: customer.clone(),
+            status,
+            waitlist_position: None,
+            booked_at: clock::now(),
+        };
+        roster.add(&booking);
+        roster.save()?;
+        save_booking(&booking)?;
+        let name = match status {
+            BookingStatus::Confirmed => "booking.confirmed",
+            _ => "booking.waitlisted",
+        };
+        Event::new(name)
+            .customer(customer)
+            .with("session", session_id)
+            .with("booking", booking.id.as_str())
+            .emit();
+        roster.present(booking)
+    }
+
+    fn cancel_booking(booking_id: String) -> Result<Cancellation, Error> {
+        let mut booking = load_booking(&booking_id)?;
+        if booking.status == BookingStatus::Cancelled {
+            return Err(Error::Conflict(format!("booking `{booking_id}` is already cancelled")));
+        }
+        let mut roster = Roster::load(&booking.session_id)?;
+        let promoted = roster.remove(&booking);
+        booking.status = BookingStatus::Cancelled;
+        booking.waitlist_position = None;
+        save_booking(&booking)?;
+        Event::new("booking.cancelled")
+            .customer(booking.customer.as_str())
+            .with("session", booking.session_id.as_str())
+            .with("booking", booking_id)
+            .emit();
+
+        let promoted = match promoted {
+            Some(id) => {
+                let mut next = load_booking(&id)?;
+                next.status = BookingStatus::Confirmed;
+                save_booking(&next)?;
+                Event::new("booking.promoted")
+                    .customer(next.customer.as_str())
+                    .with("session", next.session_id.as_str())
+                    .with("booking", next.id.as_str())
+                    .emit();
+                Some(roster.present(next)?)
+            }
+            None => None,
+        };
+        roster.save()?;
+        Ok(Cancellation {
+            cancelled: booking,
+            promoted,
+        })
+    }
+
+    fn cancel_session(session_id: String) -> Result<Session, Error> {
+        let mut roster = Roster::load(&session_id)?;
+        if roster.session.status == SessionStatus::Cancelled {
+            return Err(Error::Conflict(format!("session `{session_id}` is already cancelled")));
+        }
+        for id in roster.confirmed.iter().chain(&roster.waitlist) {
+            let mut booking = load_booking(id)?;
+            booking.status = BookingStatus::Cancelled;
+            booking.waitlist_position = None;
+            save_booking(&booking)?;
+        }
+        let affected = roster.confirmed.len() + roster.waitlist.len();
+        roster.cancel();
+        roster.save()?;
+        Event::new("session.cancelled")
+            .with("session", session_id)
+            .with("bookings-cancelled", affected as u64)
+            .emit();
+        Ok(roster.session())
+    }
+
+    fn get_session(session_id: String) -> Result<Session, Error> {
+        Ok(Roster::load(&session_id)?.session())
+    }
+
+    fn list_sessions(starting_from: Option<Timestamp>) -> Result<Vec<Session>, Error> {
+        let from = starting_from.unwrap_or(0);
+        let mut sessions: Vec<Session> = store::values::<Roster>(roster::PREFIX)?
+            .into_iter()
+            .map(|r| r.session())
+            .filter(|s| s.starts_at >= from)
+            .collect();
+        sessions.sort_by(|a, b| (a.starts_at, &a.id).cmp(&(b.starts_at, &b.id)));
+        Ok(sessions)
+    }
+
+    fn list_bookings(session_id: String) -> Result<Vec<Booking>, Error> {
+        let roster = Roster::load(&session_id)?;
+        roster
+            .confirmed
+            .iter()
+            .chain(&roster.waitlist)
+            .map(|id| roster.present(load_booking(id)?))
+            .collect()
+    }
+
+    fn reminders_due(before: Timestamp) -> Result<Vec<Reminder>, Error> {
+        let now = clock::now();
+        let mut reminders = Vec::new();
+        for roster in store::values::<Roster>(roster::PREFIX)? {
+            let session = &roster.session;
+            let due = session.status == SessionStatus::Scheduled
+                && session.starts_at >= now
+                && session.starts_at < before;
+            if !due {
+                continue;
+            }
+            for id in &roster.confirmed {
+                let booking = load_booking(id)?;
+                reminders.push(Reminder {
+                    booking_id: booking.id,
+                    customer: booking.customer,
+                    session_id: session.id.clone(),
+                    session_title: session.title.clone(),
+                    starts_at: session.starts_at,
+                });
+            }
+        }
+        reminders.sort_by(|a, b| (a.starts_at, &a.booking_id).cmp(&(b.starts_at, &b.booking_id)));
+        Ok(reminders)
+    }
+}
+
+/// A short, unique, increasing id.
+fn next_id() -> Result<u64, Error> {
+    let next = store::get::<u64>("next-id")?.unwrap_or(0) + 1;
+    store::set("next-id", &next)?;
+    Ok(next)
+}
+
+fn load_booking(id: &str) -> Result<Booking, Error> {
+    store::get(&format!("booking/{id}"))?.ok_or_else(|| Error::not_found("booking", id))
+}
+
+fn save_booking(booking: &Booking) -> Result<(), Error> {
+    store::set(&format!("booking/{}", booking.id), booking)
+}

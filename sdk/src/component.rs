@@ -1,0 +1,110 @@
+//! What every component has whatever its kind: a description and settings.
+
+use serde::{Serialize, de::DeserializeOwned};
+
+pub use crate::bindings::base::exports::mercato::sales::component::Description;
+
+use crate::FieldError;
+
+impl Description {
+    /// A description with a title and a one-paragraph summary.
+    pub fn new(title: impl Into<String>, summary: impl Into<String>) -> Self {
+        Description {
+            title: title.into(),
+            summary: summary.into(),
+            settings_schema: r#"{"type":"object","additionalProperties":false}"#.to_owned(),
+            default_settings: "{}".to_owned(),
+        }
+    }
+
+    /// The JSON Schema of the settings object.
+    pub fn settings_schema(mut self, schema: serde_json::Value) -> Self {
+        self.settings_schema = schema.to_string();
+        self
+    }
+}
+
+/// Settings for a component that has none: only `{}` is accepted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoSettings {}
+
+/// The description with the default settings filled in from `S::default()`.
+pub(crate) fn describe<S: Serialize + Default>(mut description: Description) -> Description {
+    description.default_settings =
+        serde_json::to_string(&S::default()).unwrap_or_else(|_| "{}".to_owned());
+    description
+}
+
+/// Decode `text` as `S`, then apply the component's own checks.
+pub(crate) fn validate_settings<S: DeserializeOwned>(
+    text: &str,
+    check: impl FnOnce(&S) -> Vec<FieldError>,
+) -> Result<(), Vec<FieldError>> {
+    match serde_json::from_str::<S>(text) {
+        Ok(settings) => {
+            let errors = check(&settings);
+            if errors.is_empty() { Ok(()) } else { Err(errors) }
+        }
+        Err(e) => Err(vec![FieldError::new(field_of(&e.to_string()), e.to_string())]),
+    }
+}
+
+/// serde names the offending field in backticks (`unknown field `x``,
+/// `missing field `y``); fall back to the whole object.
+fn field_of(message: &str) -> String {
+    let named = ["unknown field `", "missing field `", "duplicate field `"]
+        .iter()
+        .find_map(|lead| message.split_once(lead))
+        .and_then(|(_, rest)| rest.split_once('`'))
+        .map(|(field, _)| field.to_owned());
+    named.unwrap_or_else(|| "settings".to_owned())
+}
+
+/// Implements the exported `component` interface for a kind's adapter by
+/// delegating to the kind trait.
+macro_rules! component_adapter {
+    ($adapter:ident, $kind:ident) => {
+        impl<T: $kind> $crate::bindings::base::exports::mercato::sales::component::Guest
+            for $adapter<T>
+        {
+            fn describe() -> $crate::Description {
+                $crate::component::describe::<T::Settings>(T::describe())
+            }
+
+            fn validate_settings(settings: String) -> Result<(), Vec<$crate::FieldError>> {
+                $crate::component::validate_settings::<T::Settings>(&settings, T::validate_settings)
+            }
+
+            fn approval_decided(decision: $crate::approvals::Decision) -> Result<(), $crate::Error> {
+                T::approval_decided(decision)
+            }
+        }
+    };
+}
+pub(crate) use component_adapter;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Settings {
+        capacity: u32,
+    }
+
+    #[test]
+    fn settings_errors_name_the_field() {
+        let unknown = validate_settings::<Settings>(r#"{"capacity":1,"colour":2}"#, |_| vec![]);
+        assert_eq!(unknown.unwrap_err()[0].field, "colour");
+        let missing = validate_settings::<Settings>("{}", |_| vec![]);
+        assert_eq!(missing.unwrap_err()[0].field, "capacity");
+        let custom = validate_settings::<Settings>(r#"{"capacity":0}"#, |s| {
+            if s.capacity == 0 { vec![FieldError::new("capacity", "must be positive")] } else { vec![] }
+        });
+        assert_eq!(custom.unwrap_err()[0].message, "must be positive");
+        assert!(validate_settings::<NoSettings>("{}", |_| vec![]).is_ok());
+    }
+}

@@ -1,0 +1,78 @@
+//! Trial feedback: scores, NPS, summaries and at-risk customers.
+
+use std::marker::PhantomData;
+
+use serde::{Serialize, de::DeserializeOwned};
+
+pub use crate::bindings::feedback::exports::mercato::sales::feedback::{
+    AtRiskCustomer, FeatureAverage, FeatureRating, Feedback, FeedbackDraft, FeedbackFilter,
+    ProductSummary, RiskRule, WeekTrend,
+};
+use crate::bindings::feedback::exports::mercato::sales::feedback::Guest;
+use crate::{Decision, Description, Error, FieldError};
+
+/// A trial-feedback component. Export it with
+/// [`export_trial_feedback!`](crate::export_trial_feedback).
+pub trait TrialFeedback {
+    /// The tenant's settings; [`NoSettings`](crate::NoSettings) when there are none.
+    type Settings: DeserializeOwned + Serialize + Default;
+
+    /// How the component presents itself in the catalog.
+    fn describe() -> Description;
+
+    /// Checks beyond what decoding `Settings` already checked.
+    fn validate_settings(settings: &Self::Settings) -> Vec<FieldError> {
+        let _ = settings;
+        Vec::new()
+    }
+
+    /// A director decided an approval this component requested.
+    fn approval_decided(decision: Decision) -> Result<(), Error> {
+        let _ = decision;
+        Ok(())
+    }
+
+    /// Submit feedback.
+    fn submit(draft: FeedbackDraft) -> Result<Feedback, Error>;
+    /// Feedback matching the filter, newest first.
+    fn list_feedback(filter: FeedbackFilter) -> Result<Vec<Feedback>, Error>;
+    /// The summary of one product.
+    fn summary(product: String) -> Result<ProductSummary, Error>;
+    /// Customers at risk, one entry per rule that fired.
+    fn at_risk() -> Result<Vec<AtRiskCustomer>, Error>;
+}
+
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct Adapter<T>(PhantomData<T>);
+
+crate::component::component_adapter!(Adapter, TrialFeedback);
+
+impl<T: TrialFeedback> Guest for Adapter<T> {
+    fn submit(draft: FeedbackDraft) -> Result<Feedback, Error> {
+        T::submit(draft)
+    }
+    fn list_feedback(filter: FeedbackFilter) -> Result<Vec<Feedback>, Error> {
+        T::list_feedback(filter)
+    }
+    fn summary(product: String) -> Result<ProductSummary, Error> {
+        T::summary(product)
+    }
+    fn at_risk() -> Result<Vec<AtRiskCustomer>, Error> {
+        T::at_risk()
+    }
+}
+
+/// Export a [`TrialFeedback`] implementation as the component.
+#[macro_export]
+macro_rules! export_trial_feedback {
+    ($component:ty) => {
+        $crate::__export_kind!(
+            $component,
+            $crate::feedback::TrialFeedback,
+            $crate::feedback::Adapter<$component>,
+            __export_feedback_impl,
+            feedback
+        );
+    };
+}
