@@ -1,1 +1,16 @@
-//! stub
+//! Mercato's records and where they are kept.
+//!
+//! Owns the database (SQLite by default, PostgreSQL for several hosts), its
+//! migrations, and the data the runtime reads and writes on a component's
+//! behalf: per-(tenant, component) key/value state, emitted events and filed
+//! approval requests. Must not know about wasmtime, WIT or HTTP: the runtime
+//! calls [`state::StateStore`] and nothing here calls back.
+
+pub mod db;
+pub mod state;
+
+pub use db::{Database, DbError};
+pub use state::{
+    ApprovalRecord, Commit, EventRecord, MemoryState, Scope, SqlState, StateError, StateStore,
+    Version,
+};

@@ -1,0 +1,100 @@
+//! State kept in memory: for tests, benchmarks and `--ephemeral` runs.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+use super::{ApprovalRecord, Commit, EventRecord, Scope, StateError, StateStore, Version};
+
+#[derive(Debug, Default)]
+struct ScopeData {
+    version: Version,
+    entries: BTreeMap<String, Vec<u8>>,
+    events: Vec<EventRecord>,
+    approvals: Vec<ApprovalRecord>,
+}
+
+/// State in a map behind one lock.
+#[derive(Debug, Default)]
+pub struct MemoryState {
+    scopes: Mutex<HashMap<Scope, ScopeData>>,
+}
+
+impl MemoryState {
+    /// Empty state.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<Scope, ScopeData>> {
+        // A panic while holding the lock cannot leave a half-applied commit
+        // (commits are applied after all checks), so the data is still sound.
+        self.scopes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Every entry of a scope, for inspection in tests.
+    pub fn entries(&self, scope: &Scope) -> BTreeMap<String, Vec<u8>> {
+        self.lock().get(scope).map(|d| d.entries.clone()).unwrap_or_default()
+    }
+
+    /// Every event committed for a scope.
+    pub fn events(&self, scope: &Scope) -> Vec<EventRecord> {
+        self.lock().get(scope).map(|d| d.events.clone()).unwrap_or_default()
+    }
+
+    /// Every approval filed for a scope.
+    pub fn approvals(&self, scope: &Scope) -> Vec<ApprovalRecord> {
+        self.lock().get(scope).map(|d| d.approvals.clone()).unwrap_or_default()
+    }
+}
+
+impl StateStore for MemoryState {
+    fn version(&self, scope: &Scope) -> Result<Version, StateError> {
+        Ok(self.lock().get(scope).map_or(0, |d| d.version))
+    }
+
+    fn get(&self, scope: &Scope, key: &str) -> Result<Option<Vec<u8>>, StateError> {
+        Ok(self.lock().get(scope).and_then(|d| d.entries.get(key).cloned()))
+    }
+
+    fn list_keys(&self, scope: &Scope, prefix: &str) -> Result<Vec<String>, StateError> {
+        let scopes = self.lock();
+        let Some(data) = scopes.get(scope) else {
+            return Ok(Vec::new());
+        };
+        Ok(data
+            .entries
+            .range(prefix.to_owned()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(k, _)| k.clone())
+            .collect())
+    }
+
+    fn commit(&self, scope: &Scope, commit: Commit) -> Result<Version, StateError> {
+        let mut scopes = self.lock();
+        let data = scopes.entry(scope.clone()).or_default();
+        if data.version != commit.base {
+            return Err(StateError::Conflict {
+                base: commit.base,
+                current: data.version,
+            });
+        }
+        for (key, value) in commit.writes {
+            match value {
+                Some(value) => data.entries.insert(key, value),
+                None => data.entries.remove(&key),
+            };
+        }
+        data.events.extend(commit.events);
+        data.approvals.extend(commit.approvals);
+        data.version += 1;
+        Ok(data.version)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn memory_state_keeps_the_contract() {
+        super::super::contract::check(&super::MemoryState::new());
+    }
+}
