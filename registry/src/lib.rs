@@ -6,9 +6,11 @@
 //! approval requests. Must not know about wasmtime, WIT or HTTP: the runtime
 //! calls [`state::StateStore`] and nothing here calls back.
 
+pub mod customers;
 pub mod db;
 pub mod state;
 
+pub use customers::{CustomerDirectory, CustomerProfile, MemoryCustomers};
 pub use db::{Database, DbError};
 pub use state::{
     ApprovalRecord, Commit, EventRecord, MemoryState, Scope, SqlState, StateError, StateStore,

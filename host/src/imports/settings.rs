@@ -1,0 +1,10 @@
+//! `settings`: the tenant's validated settings for this component.
+
+use crate::bindings::mercato::sales::settings::Host;
+use crate::sandbox::Sandbox;
+
+impl Host for Sandbox {
+    fn get(&mut self) -> wasmtime::Result<String> {
+        Ok(self.call.settings.to_string())
+    }
+}
