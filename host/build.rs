@@ -8,7 +8,12 @@ use std::path::PathBuf;
 
 use wit_parser::{Resolve, Type, TypeDefKind, WorldItem};
 
-const KINDS: &[&str] = &["livestream-booking", "sample-requests", "trial-feedback", "experiments"];
+const KINDS: &[&str] = &[
+    "livestream-booking",
+    "sample-requests",
+    "trial-feedback",
+    "experiments",
+];
 
 fn main() {
     let wit = PathBuf::from("../wit/v0.1");
@@ -21,7 +26,9 @@ fn main() {
             .select_world(&[package], Some(kind))
             .unwrap_or_else(|e| panic!("world {kind}: {e}"));
         for (key, item) in &resolve.worlds[world].exports {
-            let WorldItem::Interface { id, .. } = item else { continue };
+            let WorldItem::Interface { id, .. } = item else {
+                continue;
+            };
             let interface = resolve.name_world_key(key);
             for (name, func) in &resolve.interfaces[*id].functions {
                 let params: Vec<String> = func
@@ -33,7 +40,11 @@ fn main() {
                 if let Some(result) = &func.result {
                     write!(signature, " -> {}", render(&resolve, result)).expect("write");
                 }
-                writeln!(table, "    ({kind:?}, {interface:?}, {name:?}, {signature:?}),").expect("write");
+                writeln!(
+                    table,
+                    "    ({kind:?}, {interface:?}, {name:?}, {signature:?}),"
+                )
+                .expect("write");
             }
         }
     }
@@ -66,7 +77,11 @@ fn render(resolve: &Resolve, ty: &Type) -> String {
         TypeDefKind::Type(t) => r(t),
         TypeDefKind::Record(rec) => format!(
             "record{{{}}}",
-            rec.fields.iter().map(|f| format!("{}: {}", f.name, r(&f.ty))).collect::<Vec<_>>().join(", ")
+            rec.fields
+                .iter()
+                .map(|f| format!("{}: {}", f.name, r(&f.ty)))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         TypeDefKind::Variant(v) => format!(
             "variant{{{}}}",
@@ -81,13 +96,24 @@ fn render(resolve: &Resolve, ty: &Type) -> String {
         ),
         TypeDefKind::Enum(e) => format!(
             "enum{{{}}}",
-            e.cases.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+            e.cases
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         TypeDefKind::Flags(f) => format!(
             "flags{{{}}}",
-            f.flags.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+            f.flags
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
-        TypeDefKind::Tuple(t) => format!("tuple<{}>", t.types.iter().map(r).collect::<Vec<_>>().join(", ")),
+        TypeDefKind::Tuple(t) => format!(
+            "tuple<{}>",
+            t.types.iter().map(r).collect::<Vec<_>>().join(", ")
+        ),
         TypeDefKind::Option(t) => format!("option<{}>", r(t)),
         TypeDefKind::Result(res) => format!("result<{}, {}>", opt(&res.ok), opt(&res.err)),
         TypeDefKind::List(t) => format!("list<{}>", r(t)),

@@ -10,8 +10,8 @@ use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Type};
 
 use crate::kind::WIT_PACKAGE;
-use crate::signature;
 use crate::sandbox::Sandbox;
+use crate::signature;
 use crate::{Kind, Limits, LoadError, Runtime};
 
 /// The custom section the SDK stamps with the WIT package it built against.
@@ -85,6 +85,17 @@ pub fn digest(bytes: &[u8]) -> String {
 impl Runtime {
     /// Load component bytes as a component of `kind`.
     pub fn load(&self, kind: Kind, bytes: &[u8]) -> Result<LoadedComponent, LoadError> {
+        self.load_verified(kind, bytes, &digest(bytes))
+    }
+
+    /// [`load`](Self::load) for bytes whose sha256 `digest` the caller has
+    /// just verified (checking a package signature hashes the code anyway).
+    pub fn load_verified(
+        &self,
+        kind: Kind,
+        bytes: &[u8],
+        digest: &str,
+    ) -> Result<LoadedComponent, LoadError> {
         if bytes.len() > self.max_component_bytes {
             return Err(LoadError::TooLarge {
                 size: bytes.len(),
@@ -106,8 +117,11 @@ impl Runtime {
             });
         }
 
-        let digest = digest(bytes);
-        let cached = self.cache.as_ref().and_then(|c| c.get(&self.engine, &digest));
+        let digest = digest.to_owned();
+        let cached = self
+            .cache
+            .as_ref()
+            .and_then(|c| c.get(&self.engine, &digest));
         let from_cache = cached.is_some();
         let component = match cached {
             Some(component) => component,

@@ -97,7 +97,9 @@ pub enum InvokeError {
     #[error("the host is at its limit of concurrent invocations; retry shortly")]
     Busy,
     /// Other invocations kept changing the same data; gave up after retrying.
-    #[error("gave up after {attempts} attempts: concurrent invocations kept changing the same data")]
+    #[error(
+        "gave up after {attempts} attempts: concurrent invocations kept changing the same data"
+    )]
     Contention {
         /// How many times it ran.
         attempts: u32,

@@ -130,11 +130,14 @@ mod tests {
         let capped = asked.within(Limits::PLATFORM_CAPS);
         assert_eq!(capped.fuel, Limits::PLATFORM_CAPS.fuel);
         assert_eq!(capped.deadline_ms, 5);
-        assert_eq!(asked.excess_over(&Limits::PLATFORM_CAPS), vec![(
-            "fuel",
-            u64::MAX,
-            Limits::PLATFORM_CAPS.fuel
-        )]);
-        assert!(Limits::default().excess_over(&Limits::PLATFORM_CAPS).is_empty());
+        assert_eq!(
+            asked.excess_over(&Limits::PLATFORM_CAPS),
+            vec![("fuel", u64::MAX, Limits::PLATFORM_CAPS.fuel)]
+        );
+        assert!(
+            Limits::default()
+                .excess_over(&Limits::PLATFORM_CAPS)
+                .is_empty()
+        );
     }
 }

@@ -130,14 +130,20 @@ mod tests {
         }
         let err = "network".parse::<Permission>().unwrap_err();
         assert!(err.to_string().contains("`network`"));
-        let parsed: Vec<Permission> = serde_json::from_str(r#"["store","customers.contact"]"#).unwrap();
-        assert_eq!(parsed, vec![Permission::Store, Permission::CustomersContact]);
+        let parsed: Vec<Permission> =
+            serde_json::from_str(r#"["store","customers.contact"]"#).unwrap();
+        assert_eq!(
+            parsed,
+            vec![Permission::Store, Permission::CustomersContact]
+        );
     }
 
     #[test]
     fn grants_check_and_diff() {
         let old: Grants = [Permission::Store].into_iter().collect();
-        let new: Grants = [Permission::Store, Permission::Customers].into_iter().collect();
+        let new: Grants = [Permission::Store, Permission::Customers]
+            .into_iter()
+            .collect();
         assert!(old.allows(Permission::Store));
         assert!(!old.allows(Permission::Events));
         assert_eq!(new.beyond(&old), vec![Permission::Customers]);

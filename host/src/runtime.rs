@@ -113,10 +113,13 @@ impl RuntimeBuilder {
 
     /// Build the engine, link the host and start the epoch ticker.
     pub fn build(self) -> Result<Runtime, RuntimeError> {
-        let engine = crate::engine::build(&self.options).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+        let engine = crate::engine::build(&self.options)
+            .map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
         let mut linker = Linker::new(&engine);
-        crate::wasi::add_to_linker(&mut linker).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
-        crate::imports::add_to_linker(&mut linker).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+        crate::wasi::add_to_linker(&mut linker)
+            .map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+        crate::imports::add_to_linker(&mut linker)
+            .map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
         let cache = self
             .cache_dir
             .map(|dir| CompileCache::open(&dir, &engine))
@@ -166,7 +169,9 @@ pub struct Runtime {
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runtime").field("cache", &self.cache).finish_non_exhaustive()
+        f.debug_struct("Runtime")
+            .field("cache", &self.cache)
+            .finish_non_exhaustive()
     }
 }
 
@@ -348,11 +353,12 @@ impl Runtime {
             Ok(instance) => instance,
             Err(e) => return Err(classify(e, &mut store, limits)),
         };
-        let func = instance
-            .get_func(&mut store, f.index)
-            .ok_or_else(|| InvokeError::ComponentFault {
-                message: format!("export `{}` vanished after instantiation", f.name),
-            })?;
+        let func =
+            instance
+                .get_func(&mut store, f.index)
+                .ok_or_else(|| InvokeError::ComponentFault {
+                    message: format!("export `{}` vanished after instantiation", f.name),
+                })?;
         let mut results = vec![Val::Bool(false); f.results.len()];
         if let Err(e) = func.call(&mut store, args, &mut results) {
             return Err(classify(e, &mut store, limits));
@@ -380,6 +386,70 @@ impl Runtime {
             logs: sandbox.log.lines,
             logs_dropped: sandbox.log.dropped,
             tx: sandbox.tx,
+        })
+    }
+}
+
+/// One instance kept alive across calls. For benchmarks only: it measures the
+/// cost of a call without instantiation, and nothing it writes is committed.
+#[doc(hidden)]
+pub struct ReusedInstance {
+    store: Store<Sandbox>,
+    func: wasmtime::component::Func,
+    results: usize,
+    fuel: u64,
+}
+
+impl std::fmt::Debug for ReusedInstance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReusedInstance").finish_non_exhaustive()
+    }
+}
+
+impl ReusedInstance {
+    /// Call the function again on the same instance.
+    pub fn call(&mut self, args: &[Val]) -> Result<Vec<Val>, InvokeError> {
+        if self.fuel > 0 {
+            let _ = self.store.set_fuel(self.fuel);
+        }
+        self.store.set_epoch_deadline(1_000);
+        let mut results = vec![Val::Bool(false); self.results];
+        self.func
+            .call(&mut self.store, args, &mut results)
+            .map_err(|e| InvokeError::ComponentFault {
+                message: format!("{e:#}"),
+            })?;
+        Ok(results)
+    }
+}
+
+impl Runtime {
+    /// An instance of `component` whose `function` can be called repeatedly.
+    #[doc(hidden)]
+    pub fn reused_instance(
+        &self,
+        component: &LoadedComponent,
+        call: &Arc<CallContext>,
+        limits: &Limits,
+        function: &str,
+    ) -> Result<ReusedInstance, InvokeError> {
+        let f = self.lookup(component, function)?;
+        let mut store = self.store(call, limits, (self.clock)());
+        let instance = component
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| classify(e, &mut store, limits))?;
+        let func =
+            instance
+                .get_func(&mut store, f.index)
+                .ok_or_else(|| InvokeError::ComponentFault {
+                    message: "export vanished".into(),
+                })?;
+        Ok(ReusedInstance {
+            store,
+            func,
+            results: f.results.len(),
+            fuel: if self.fuel { limits.fuel } else { 0 },
         })
     }
 }
@@ -412,7 +482,10 @@ fn classify(error: wasmtime::Error, store: &mut Store<Sandbox>, limits: &Limits)
             },
         };
     }
-    if error.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some() {
+    if error
+        .downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
+        .is_some()
+    {
         return InvokeError::Busy;
     }
     if let Some(desired) = store.data().memory_refused {
@@ -426,7 +499,10 @@ fn classify(error: wasmtime::Error, store: &mut Store<Sandbox>, limits: &Limits)
     }
     if let Some(trap) = error.downcast_ref::<Trap>() {
         let limit = match trap {
-            Trap::OutOfFuel => Some((Limit::Fuel, format!("used all {} units of fuel", limits.fuel))),
+            Trap::OutOfFuel => Some((
+                Limit::Fuel,
+                format!("used all {} units of fuel", limits.fuel),
+            )),
             Trap::Interrupt => Some((
                 Limit::Deadline,
                 format!("still running after {} ms", limits.deadline_ms),

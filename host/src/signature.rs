@@ -9,7 +9,8 @@ use wasmtime::component::types::ComponentFunc;
 use crate::Kind;
 
 /// (kind, interface, function, signature) for every export of every kind.
-const SIGNATURES: &[(&str, &str, &str, &str)] = include!(concat!(env!("OUT_DIR"), "/signatures.rs"));
+const SIGNATURES: &[(&str, &str, &str, &str)] =
+    include!(concat!(env!("OUT_DIR"), "/signatures.rs"));
 
 /// The functions `kind`'s world requires: (interface, function, signature).
 pub fn expected(kind: Kind) -> impl Iterator<Item = (&'static str, &'static str, &'static str)> {
@@ -21,7 +22,10 @@ pub fn expected(kind: Kind) -> impl Iterator<Item = (&'static str, &'static str,
 
 /// A component function's signature in the notation of [`expected`].
 pub fn render_func(func: &ComponentFunc) -> String {
-    let params: Vec<String> = func.params().map(|(n, t)| format!("{n}: {}", render(&t))).collect();
+    let params: Vec<String> = func
+        .params()
+        .map(|(n, t)| format!("{n}: {}", render(&t)))
+        .collect();
     let mut signature = format!("func({})", params.join(", "));
     if let Some(result) = func.results().next() {
         signature.push_str(" -> ");
@@ -50,9 +54,15 @@ pub fn render(ty: &Type) -> String {
         Type::List(l) => format!("list<{}>", render(&l.ty())),
         Type::Record(r) => format!(
             "record{{{}}}",
-            r.fields().map(|f| format!("{}: {}", f.name, render(&f.ty))).collect::<Vec<_>>().join(", ")
+            r.fields()
+                .map(|f| format!("{}: {}", f.name, render(&f.ty)))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
-        Type::Tuple(t) => format!("tuple<{}>", t.types().map(|t| render(&t)).collect::<Vec<_>>().join(", ")),
+        Type::Tuple(t) => format!(
+            "tuple<{}>",
+            t.types().map(|t| render(&t)).collect::<Vec<_>>().join(", ")
+        ),
         Type::Variant(v) => format!(
             "variant{{{}}}",
             v.cases()
@@ -80,9 +90,20 @@ mod tests {
         for kind in Kind::ALL {
             let functions: Vec<_> = expected(kind).collect();
             assert!(functions.iter().any(|(_, f, _)| *f == "describe"), "{kind}");
-            assert!(functions.iter().any(|(i, ..)| *i == kind.interface()), "{kind}");
+            assert!(
+                functions.iter().any(|(i, ..)| *i == kind.interface()),
+                "{kind}"
+            );
         }
-        let book = expected(Kind::LivestreamBooking).find(|(_, f, _)| *f == "book").unwrap().2;
-        assert!(book.starts_with("func(session-id: string, customer: string) -> result<record{id: string,"), "{book}");
+        let book = expected(Kind::LivestreamBooking)
+            .find(|(_, f, _)| *f == "book")
+            .unwrap()
+            .2;
+        assert!(
+            book.starts_with(
+                "func(session-id: string, customer: string) -> result<record{id: string,"
+            ),
+            "{book}"
+        );
     }
 }

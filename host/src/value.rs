@@ -27,16 +27,21 @@ pub fn from_json(ty: &Type, json: &Value, path: &str) -> Result<Val, String> {
     };
     macro_rules! int {
         ($variant:ident, $t:ty) => {
-            match json.as_i64().and_then(|n| <$t>::try_from(n).ok()).or_else(|| {
-                json.as_u64().and_then(|n| <$t>::try_from(n).ok())
-            }) {
+            match json
+                .as_i64()
+                .and_then(|n| <$t>::try_from(n).ok())
+                .or_else(|| json.as_u64().and_then(|n| <$t>::try_from(n).ok()))
+            {
                 Some(n) => Ok(Val::$variant(n)),
                 None => mismatch(concat!("an integer that fits ", stringify!($t))),
             }
         };
     }
     match ty {
-        Type::Bool => json.as_bool().map(Val::Bool).map_or_else(|| mismatch("true or false"), Ok),
+        Type::Bool => json
+            .as_bool()
+            .map(Val::Bool)
+            .map_or_else(|| mismatch("true or false"), Ok),
         Type::S8 => int!(S8, i8),
         Type::U8 => int!(U8, u8),
         Type::S16 => int!(S16, i16),
@@ -49,7 +54,10 @@ pub fn from_json(ty: &Type, json: &Value, path: &str) -> Result<Val, String> {
             .as_f64()
             .map(|f| Val::Float32(f as f32))
             .map_or_else(|| mismatch("a number"), Ok),
-        Type::Float64 => json.as_f64().map(Val::Float64).map_or_else(|| mismatch("a number"), Ok),
+        Type::Float64 => json
+            .as_f64()
+            .map(Val::Float64)
+            .map_or_else(|| mismatch("a number"), Ok),
         Type::Char => {
             let mut chars = json.as_str().map(|s| s.chars());
             match chars.as_mut().map(|c| (c.next(), c.next())) {
@@ -113,7 +121,10 @@ pub fn from_json(ty: &Type, json: &Value, path: &str) -> Result<Val, String> {
             Some(s) if e.names().any(|n| n == s) => Ok(Val::Enum(s.to_owned())),
             _ => mismatch(&format!(
                 "one of {}",
-                e.names().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ")
+                e.names()
+                    .map(|n| format!("\"{n}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )),
         },
         Type::Variant(variant) => {
@@ -152,7 +163,11 @@ pub fn from_json(ty: &Type, json: &Value, path: &str) -> Result<Val, String> {
         }
         Type::Option(option) => match json {
             Value::Null => Ok(Val::Option(None)),
-            v => Ok(Val::Option(Some(Box::new(from_json(&option.ty(), v, path)?)))),
+            v => Ok(Val::Option(Some(Box::new(from_json(
+                &option.ty(),
+                v,
+                path,
+            )?)))),
         },
         Type::Result(result) => {
             let Some(object) = json.as_object().filter(|o| o.len() == 1) else {
@@ -162,7 +177,11 @@ pub fn from_json(ty: &Type, json: &Value, path: &str) -> Result<Val, String> {
             let side = |t: Option<Type>, name: &str| -> Result<Option<Box<Val>>, String> {
                 match t {
                     None => Ok(None),
-                    Some(t) => Ok(Some(Box::new(from_json(&t, value, &format!("{path}.{name}"))?))),
+                    Some(t) => Ok(Some(Box::new(from_json(
+                        &t,
+                        value,
+                        &format!("{path}.{name}"),
+                    )?))),
                 }
             };
             match key.as_str() {
@@ -197,10 +216,11 @@ fn lookup<'a>(object: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
 }
 
 fn refuse_unknown(object: &Map<String, Value>, names: &[&str], path: &str) -> Result<(), String> {
-    match object
-        .keys()
-        .find(|k| !names.iter().any(|n| *n == k.as_str() || n.replace('-', "_") == **k))
-    {
+    match object.keys().find(|k| {
+        !names
+            .iter()
+            .any(|n| *n == k.as_str() || n.replace('-', "_") == **k)
+    }) {
         Some(k) => Err(format!(
             "`{path}` has an unknown field `{k}` (expected: {})",
             names.join(", ")
@@ -307,7 +327,12 @@ pub fn size_of(val: &Val) -> usize {
         Val::List(items) | Val::Tuple(items) | Val::FixedLengthList(items) => {
             8 + items.iter().map(size_of).sum::<usize>()
         }
-        Val::Map(pairs) => 8 + pairs.iter().map(|(k, v)| size_of(k) + size_of(v)).sum::<usize>(),
+        Val::Map(pairs) => {
+            8 + pairs
+                .iter()
+                .map(|(k, v)| size_of(k) + size_of(v))
+                .sum::<usize>()
+        }
         Val::Record(fields) => fields.iter().map(|(n, v)| n.len() + size_of(v)).sum(),
         Val::Variant(n, v) => n.len() + v.as_deref().map_or(0, size_of),
         Val::Enum(n) => n.len(),

@@ -39,9 +39,18 @@ pub(crate) fn add_to_linker(linker: &mut Linker<Sandbox>) -> wasmtime::Result<()
     linker.allow_shadowing(true);
     let blocking = [
         (format!("wasi:io/poll@{WASI_VERSION}"), "poll"),
-        (format!("wasi:io/poll@{WASI_VERSION}"), "[method]pollable.block"),
-        (format!("wasi:clocks/monotonic-clock@{WASI_VERSION}"), "subscribe-duration"),
-        (format!("wasi:clocks/monotonic-clock@{WASI_VERSION}"), "subscribe-instant"),
+        (
+            format!("wasi:io/poll@{WASI_VERSION}"),
+            "[method]pollable.block",
+        ),
+        (
+            format!("wasi:clocks/monotonic-clock@{WASI_VERSION}"),
+            "subscribe-duration",
+        ),
+        (
+            format!("wasi:clocks/monotonic-clock@{WASI_VERSION}"),
+            "subscribe-instant",
+        ),
     ];
     for (interface, function) in blocking {
         let call = format!("{interface}#{function}");

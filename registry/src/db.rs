@@ -130,7 +130,9 @@ pub async fn fresh_postgres(server_url: &str) -> Result<Database, DbError> {
         .await
         .map_err(DbError::Connect)?;
     let create = format!("CREATE DATABASE {name}");
-    sqlx::query(sqlx::AssertSqlSafe(create)).execute(&admin).await?;
+    sqlx::query(sqlx::AssertSqlSafe(create))
+        .execute(&admin)
+        .await?;
     admin.close().await;
     let (base, query) = server_url
         .split_once('?')

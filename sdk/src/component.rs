@@ -44,9 +44,16 @@ pub(crate) fn validate_settings<S: DeserializeOwned>(
     match serde_json::from_str::<S>(text) {
         Ok(settings) => {
             let errors = check(&settings);
-            if errors.is_empty() { Ok(()) } else { Err(errors) }
+            if errors.is_empty() {
+                Ok(())
+            } else {
+                Err(errors)
+            }
         }
-        Err(e) => Err(vec![FieldError::new(field_of(&e.to_string()), e.to_string())]),
+        Err(e) => Err(vec![FieldError::new(
+            field_of(&e.to_string()),
+            e.to_string(),
+        )]),
     }
 }
 
@@ -76,7 +83,9 @@ macro_rules! component_adapter {
                 $crate::component::validate_settings::<T::Settings>(&settings, T::validate_settings)
             }
 
-            fn approval_decided(decision: $crate::approvals::Decision) -> Result<(), $crate::Error> {
+            fn approval_decided(
+                decision: $crate::approvals::Decision,
+            ) -> Result<(), $crate::Error> {
                 T::approval_decided(decision)
             }
         }
@@ -102,7 +111,11 @@ mod tests {
         let missing = validate_settings::<Settings>("{}", |_| vec![]);
         assert_eq!(missing.unwrap_err()[0].field, "capacity");
         let custom = validate_settings::<Settings>(r#"{"capacity":0}"#, |s| {
-            if s.capacity == 0 { vec![FieldError::new("capacity", "must be positive")] } else { vec![] }
+            if s.capacity == 0 {
+                vec![FieldError::new("capacity", "must be positive")]
+            } else {
+                vec![]
+            }
         });
         assert_eq!(custom.unwrap_err()[0].message, "must be positive");
         assert!(validate_settings::<NoSettings>("{}", |_| vec![]).is_ok());

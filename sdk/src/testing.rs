@@ -27,11 +27,11 @@ use std::marker::PhantomData;
 
 use serde::{Serialize, de::DeserializeOwned};
 
+use crate::Timestamp;
 use crate::host::approvals::ApprovalRequest;
 use crate::host::customers::Profile;
 use crate::host::events::Event;
 use crate::host::log::Level;
-use crate::Timestamp;
 
 /// One log line a component wrote.
 #[derive(Debug, Clone, PartialEq)]
@@ -227,7 +227,11 @@ pub(crate) mod customers {
     pub fn get(id: &str) -> Option<Profile> {
         with(|s| {
             let profile = s.customers.get(id).cloned()?;
-            Some(if s.contact_granted { profile } else { mask(profile) })
+            Some(if s.contact_granted {
+                profile
+            } else {
+                mask(profile)
+            })
         })
     }
 
@@ -239,7 +243,13 @@ pub(crate) mod customers {
                 chars
                     .iter()
                     .enumerate()
-                    .map(|(i, c)| if i < keep || i >= chars.len() - keep { *c } else { '*' })
+                    .map(|(i, c)| {
+                        if i < keep || i >= chars.len() - keep {
+                            *c
+                        } else {
+                            '*'
+                        }
+                    })
                     .collect()
             })
         };

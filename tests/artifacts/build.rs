@@ -14,16 +14,33 @@ const COMPONENTS: &[(&str, &str)] = &[
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
-    let root = manifest_dir.join("../..").canonicalize().expect("workspace root");
+    let root = manifest_dir
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root");
     let target_dir = root.join("target/components");
-    for dir in ["sdk", "wit", "plugins", "tests/fixtures", "Cargo.lock", "Cargo.toml"] {
+    for dir in [
+        "sdk",
+        "wit",
+        "plugins",
+        "tests/fixtures",
+        "Cargo.lock",
+        "Cargo.toml",
+        ".cargo/config.toml",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
 
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&root)
-        .args(["build", "--target", "wasm32-wasip2", "--profile", "component"])
+        .args([
+            "build",
+            "--target",
+            "wasm32-wasip2",
+            "--profile",
+            "component",
+        ])
         .arg("--target-dir")
         .arg(&target_dir);
     for (krate, _) in COMPONENTS {
@@ -54,12 +71,17 @@ fn main() {
     let mut constants = String::new();
     for (krate, constant) in COMPONENTS {
         let path = out_dir.join(format!("{}.wasm", krate.replace('-', "_")));
-        assert!(path.exists(), "component `{krate}` was not built at {}", path.display());
+        assert!(
+            path.exists(),
+            "component `{krate}` was not built at {}",
+            path.display()
+        );
         constants.push_str(&format!(
             "/// `{krate}` built for wasm32-wasip2.\npub const {constant}: &str = {:?};\n",
             path.display().to_string()
         ));
     }
-    let generated = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo")).join("components.rs");
+    let generated =
+        PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo")).join("components.rs");
     std::fs::write(generated, constants).expect("write the component paths");
 }

@@ -48,8 +48,12 @@ pub mod mask {
     /// long number, the last 2 of a short one.
     pub fn phone(phone: &str) -> String {
         let chars: Vec<char> = phone.chars().collect();
-        let (head, tail) = if chars.len() >= 11 { (3, 4) } else { (0, 2.min(chars.len())) };
-        let hidden = chars.len().saturating_sub(head + tail).max(1).min(4);
+        let (head, tail) = if chars.len() >= 11 {
+            (3, 4)
+        } else {
+            (0, 2.min(chars.len()))
+        };
+        let hidden = chars.len().saturating_sub(head + tail).clamp(1, 4);
         let mut out: String = chars[..head.min(chars.len())].iter().collect();
         out.push_str(&"*".repeat(hidden));
         out.extend(&chars[chars.len() - tail..]);

@@ -45,7 +45,10 @@ impl Host for Sandbox {
             return Ok(staged.clone());
         }
         self.base()?;
-        Ok(self.state.get(&self.call.scope, &key).map_err(Fault::from)?)
+        Ok(self
+            .state
+            .get(&self.call.scope, &key)
+            .map_err(Fault::from)?)
     }
 
     fn set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<()> {

@@ -8,14 +8,24 @@ use serde_json::json;
 
 use crate::harness::{Caller, HOUR, NOW, TestHost};
 
-fn book_concurrently(runtime: &Runtime, component: &mercato_host::LoadedComponent, call: &Arc<CallContext>,
-                     session: &str, customers: usize) {
+fn book_concurrently(
+    runtime: &Runtime,
+    component: &mercato_host::LoadedComponent,
+    call: &Arc<CallContext>,
+    session: &str,
+    customers: usize,
+) {
     std::thread::scope(|s| {
         for i in 0..customers {
             s.spawn(move || {
                 let outcome = runtime
-                    .invoke_json(component, call, &Limits::default(), "book",
-                                 &json!({"session-id": session, "customer": format!("customer-{i}")}))
+                    .invoke_json(
+                        component,
+                        call,
+                        &Limits::default(),
+                        "book",
+                        &json!({"session-id": session, "customer": format!("customer-{i}")}),
+                    )
                     .expect("book succeeds");
                 assert!(outcome.json().get("ok").is_some(), "{}", outcome.json());
             });
@@ -23,31 +33,61 @@ fn book_concurrently(runtime: &Runtime, component: &mercato_host::LoadedComponen
     });
 }
 
-fn assert_seats(runtime: &Runtime, component: &mercato_host::LoadedComponent, call: &Arc<CallContext>,
-                session: &str, booked: u64, waitlisted: u64) {
-    let get = |f: &str| runtime
-        .invoke_json(component, call, &Limits::default(), f, &json!({"session-id": session}))
-        .unwrap()
-        .json()["ok"]
-        .clone();
+fn assert_seats(
+    runtime: &Runtime,
+    component: &mercato_host::LoadedComponent,
+    call: &Arc<CallContext>,
+    session: &str,
+    booked: u64,
+    waitlisted: u64,
+) {
+    let get = |f: &str| {
+        runtime
+            .invoke_json(
+                component,
+                call,
+                &Limits::default(),
+                f,
+                &json!({"session-id": session}),
+            )
+            .unwrap()
+            .json()["ok"]
+            .clone()
+    };
     let s = get("get-session");
-    assert_eq!((s["booked"].as_u64(), s["waitlisted"].as_u64()), (Some(booked), Some(waitlisted)));
+    assert_eq!(
+        (s["booked"].as_u64(), s["waitlisted"].as_u64()),
+        (Some(booked), Some(waitlisted))
+    );
     let bookings = get("list-bookings");
     let bookings = bookings.as_array().unwrap();
-    let confirmed = bookings.iter().filter(|b| b["status"] == "confirmed").count() as u64;
+    let confirmed = bookings
+        .iter()
+        .filter(|b| b["status"] == "confirmed")
+        .count() as u64;
     assert_eq!(confirmed, booked);
     assert_eq!(bookings.len() as u64, booked + waitlisted);
-    let mut positions: Vec<u64> = bookings.iter().filter_map(|b| b["waitlist-position"].as_u64()).collect();
+    let mut positions: Vec<u64> = bookings
+        .iter()
+        .filter_map(|b| b["waitlist-position"].as_u64())
+        .collect();
     positions.sort();
-    assert_eq!(positions, (1..=waitlisted).collect::<Vec<_>>(), "the waitlist is one unbroken line");
+    assert_eq!(
+        positions,
+        (1..=waitlisted).collect::<Vec<_>>(),
+        "the waitlist is one unbroken line"
+    );
 }
 
 #[test]
 fn two_hundred_bookings_for_fifty_seats() {
     let host = TestHost::new();
     let c = Caller::new(&host, host.livestream(), "rush");
-    let session = c.ok("schedule", json!({"draft": {"title": "Drop", "host": "Mia", "starts-at": NOW + HOUR,
-                                                    "duration-minutes": 30, "capacity": 50}}));
+    let session = c.ok(
+        "schedule",
+        json!({"draft": {"title": "Drop", "host": "Mia", "starts-at": NOW + HOUR,
+                                                    "duration-minutes": 30, "capacity": 50}}),
+    );
     let id = session["id"].as_str().unwrap();
     book_concurrently(&host.runtime, &c.component, &c.call, id, 200);
     assert_seats(&host.runtime, &c.component, &c.call, id, 50, 150);
@@ -57,11 +97,21 @@ fn two_hundred_bookings_for_fifty_seats() {
 fn concurrent_bookings_on_sqlite_state() {
     let tokio = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let db = tokio.block_on(Database::open_sqlite(&dir.path().join("state.db"))).unwrap();
+    let db = tokio
+        .block_on(Database::open_sqlite(&dir.path().join("state.db")))
+        .unwrap();
     let state: Arc<dyn StateStore> = Arc::new(tokio.block_on(async { SqlState::new(db) }));
-    let runtime = Runtime::builder().state(state).clock(|| NOW).build().unwrap();
-    let component = runtime.load(Kind::LivestreamBooking,
-        &mercato_artifacts::read(mercato_artifacts::LIVESTREAM_BOOKING)).unwrap();
+    let runtime = Runtime::builder()
+        .state(state)
+        .clock(|| NOW)
+        .build()
+        .unwrap();
+    let component = runtime
+        .load(
+            Kind::LivestreamBooking,
+            &mercato_artifacts::read(mercato_artifacts::LIVESTREAM_BOOKING),
+        )
+        .unwrap();
     let call = Arc::new(CallContext {
         scope: Scope::new("rush", "mercato/livestream-booking"),
         grants: Grants::all(),

@@ -3,7 +3,9 @@
 
 use std::sync::{Arc, OnceLock};
 
-use mercato_host::{CallContext, Grants, InvokeError, Kind, Limits, LoadedComponent, Outcome, Permission, Runtime};
+use mercato_host::{
+    CallContext, Grants, InvokeError, Kind, Limits, LoadedComponent, Outcome, Permission, Runtime,
+};
 use mercato_registry::{MemoryCustomers, MemoryState, Scope};
 use serde_json::Value;
 
@@ -29,7 +31,13 @@ impl TestHost {
             .clock(|| NOW)
             .build()
             .expect("runtime builds");
-        TestHost { runtime, state, customers, livestream: OnceLock::new(), hostile: OnceLock::new() }
+        TestHost {
+            runtime,
+            state,
+            customers,
+            livestream: OnceLock::new(),
+            hostile: OnceLock::new(),
+        }
     }
 
     pub fn load(&self, kind: Kind, path: &str) -> LoadedComponent {
@@ -48,7 +56,8 @@ impl TestHost {
 
     /// Compile each component once per host, however many tests use it.
     fn cached(&self, slot: &OnceLock<Arc<LoadedComponent>>, path: &str) -> Arc<LoadedComponent> {
-        slot.get_or_init(|| Arc::new(self.load(Kind::LivestreamBooking, path))).clone()
+        slot.get_or_init(|| Arc::new(self.load(Kind::LivestreamBooking, path)))
+            .clone()
     }
 }
 
@@ -67,7 +76,9 @@ impl<'h> Caller<'h> {
             component,
             call: Arc::new(CallContext {
                 scope: Scope::new(tenant, "test/component"),
-                grants: [Permission::Store, Permission::Events].into_iter().collect(),
+                grants: [Permission::Store, Permission::Events]
+                    .into_iter()
+                    .collect(),
                 settings: "{}".into(),
                 track_events: true,
             }),

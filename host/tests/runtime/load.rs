@@ -5,7 +5,10 @@ use mercato_host::{Kind, LoadError, Runtime};
 use crate::harness::shared;
 
 fn refuse(kind: Kind, bytes: &[u8]) -> LoadError {
-    shared().runtime.load(kind, bytes).expect_err("must be refused")
+    shared()
+        .runtime
+        .load(kind, bytes)
+        .expect_err("must be refused")
 }
 
 #[test]
@@ -45,9 +48,13 @@ fn the_wrong_kind_names_the_missing_export() {
 /// A component exporting both interfaces, every function `func() -> u32`.
 fn impostor(component_functions: &[&str]) -> Vec<u8> {
     let exports = |names: &[&str]| {
-        names.iter().map(|n| format!("(export \"{n}\" (func $f))")).collect::<String>()
+        names
+            .iter()
+            .map(|n| format!("(export \"{n}\" (func $f))"))
+            .collect::<String>()
     };
-    let wat = format!(r#"(component
+    let wat = format!(
+        r#"(component
         (core module $m (func (export "f") (result i32) i32.const 0))
         (core instance $i (instantiate $m))
         (func $f (result u32) (canon lift (core func $i "f")))
@@ -55,9 +62,18 @@ fn impostor(component_functions: &[&str]) -> Vec<u8> {
         (export "mercato:sales/livestream@0.1.0" (instance $ls))
         (instance $c {})
         (export "mercato:sales/component@0.1.0" (instance $c)))"#,
-        exports(&["schedule", "book", "cancel-booking", "cancel-session", "get-session",
-                  "list-sessions", "list-bookings", "reminders-due"]),
-        exports(component_functions));
+        exports(&[
+            "schedule",
+            "book",
+            "cancel-booking",
+            "cancel-session",
+            "get-session",
+            "list-sessions",
+            "list-bookings",
+            "reminders-due"
+        ]),
+        exports(component_functions)
+    );
     wat::parse_str(wat).unwrap()
 }
 
@@ -76,7 +92,11 @@ fn a_missing_function_is_named() {
 
 #[test]
 fn a_mismatched_function_type_is_named() {
-    let detail = wrong_world_detail(&impostor(&["describe", "validate-settings", "approval-decided"]));
+    let detail = wrong_world_detail(&impostor(&[
+        "describe",
+        "validate-settings",
+        "approval-decided",
+    ]));
     assert!(detail.starts_with("`mercato:sales/component@0.1.0#describe` is `func() -> u32`, but the world expects `func() -> record{title: string"), "{detail}");
 }
 
@@ -87,7 +107,9 @@ fn an_unknown_import_is_named() {
     )"#;
     let err = refuse(Kind::LivestreamBooking, &wat::parse_str(wat).unwrap());
     match &err {
-        LoadError::UnknownImport(detail) => assert!(detail.contains("evil:net/socket@1.0.0"), "{detail}"),
+        LoadError::UnknownImport(detail) => {
+            assert!(detail.contains("evil:net/socket@1.0.0"), "{detail}")
+        }
         other => panic!("expected UnknownImport, got {other}"),
     }
 }
@@ -95,7 +117,10 @@ fn an_unknown_import_is_named() {
 #[test]
 fn an_oversized_component_is_refused_before_parsing() {
     let big = vec![0u8; mercato_host::runtime::MAX_COMPONENT_BYTES + 1];
-    assert!(matches!(refuse(Kind::LivestreamBooking, &big), LoadError::TooLarge { .. }));
+    assert!(matches!(
+        refuse(Kind::LivestreamBooking, &big),
+        LoadError::TooLarge { .. }
+    ));
 }
 
 #[test]
@@ -108,15 +133,26 @@ fn a_restart_loads_from_the_disk_cache() {
     drop(first);
     let second = Runtime::builder().cache_dir(dir.path()).build().unwrap();
     let reloaded = second.load(Kind::LivestreamBooking, &bytes).unwrap();
-    assert!(reloaded.from_cache(), "a restart must deserialize, not recompile");
+    assert!(
+        reloaded.from_cache(),
+        "a restart must deserialize, not recompile"
+    );
     assert_eq!(reloaded.digest(), loaded.digest());
     assert!(reloaded.function("book").is_some());
     drop((reloaded, second));
 
     // A corrupted cache file is dropped and rebuilt, not trusted.
     for entry in std::fs::read_dir(dir.path()).unwrap() {
-        std::fs::write(entry.unwrap().path(), b"garbage").unwrap();
+        let path = entry.unwrap().path();
+        let tmp = path.with_extension("corrupt");
+        std::fs::write(&tmp, b"garbage").unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
     }
     let third = Runtime::builder().cache_dir(dir.path()).build().unwrap();
-    assert!(!third.load(Kind::LivestreamBooking, &bytes).unwrap().from_cache());
+    assert!(
+        !third
+            .load(Kind::LivestreamBooking, &bytes)
+            .unwrap()
+            .from_cache()
+    );
 }

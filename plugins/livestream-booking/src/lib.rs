@@ -3,10 +3,8 @@
 //! a seat frees up, cancel, list, and find the reminders that are due.
 //!
 //! Built only with the public `mercato-sdk`. State lives in the component's
-//! store: one roster per session (`session/{id}`: the session, its confirmed
-//! bookings and its waitlist, in order) and one record per booking
-//! (`booking/{id}`). A booking touches one roster, so the host's per-invocation
-//! commit keeps seat counts exact under concurrent bookings.
+//! store as small records (see `roster`); the host commits each invocation's
+//! writes together, so seat counts stay exact under concurrent bookings.
 
 mod roster;
 mod settings;
@@ -17,7 +15,6 @@ use mercato_sdk::livestream::{
 };
 use mercato_sdk::{Description, Error, Event, Timestamp, Validation, clock, store};
 
-use roster::Roster;
 pub use settings::Settings;
 
 /// The livestream-booking component.
@@ -52,9 +49,17 @@ impl LivestreamBooking for Livestream {
         let earliest = now + Timestamp::from(settings.min_notice_minutes) * clock::MINUTE;
         Validation::new()
             .not_blank(&draft.title, "title")
-            .require(draft.title.len() <= LONGEST_TEXT, "title", "must be at most 200 bytes")
+            .require(
+                draft.title.len() <= LONGEST_TEXT,
+                "title",
+                "must be at most 200 bytes",
+            )
             .not_blank(&draft.host, "host")
-            .require(draft.host.len() <= LONGEST_TEXT, "host", "must be at most 200 bytes")
+            .require(
+                draft.host.len() <= LONGEST_TEXT,
+                "host",
+                "must be at most 200 bytes",
+            )
             .require(
                 draft.starts_at >= earliest,
                 "starts-at",
@@ -87,7 +92,7 @@ impl LivestreamBooking for Livestream {
             waitlisted: 0,
             status: SessionStatus::Scheduled,
         };
-        Roster::new(session.clone()).save()?;
+        roster::save_session(&session)?;
         Event::new("session.scheduled")
             .with("session", id)
             .with("capacity", session.capacity)
@@ -100,22 +105,30 @@ impl LivestreamBooking for Livestream {
         let customer = customer.trim().to_owned();
         Validation::new()
             .not_blank(&customer, "customer")
-            .require(customer.len() <= LONGEST_TEXT, "customer", "must be at most 200 bytes")
+            .require(
+                customer.len() <= LONGEST_TEXT,
+                "customer",
+                "must be at most 200 bytes",
+            )
             .finish()?;
+        let mut session = roster::load_session(&session_id)?;
+        if session.status == SessionStatus::Cancelled {
+            return Err(Error::Conflict(format!(
+                "session `{session_id}` was cancelled"
+            )));
+        }
+        if clock::now() >= session.starts_at {
+            return Err(Error::Conflict(format!(
+                "session `{session_id}` has already started"
+            )));
+        }
+        if let Some(existing) = roster::holder(&session_id, &customer)? {
+            return Ok(roster::present(roster::load_booking(&existing)?));
+        }
         let settings: Settings = mercato_sdk::settings::get()?;
-        let mut roster = Roster::load(&session_id)?;
-        if roster.session.status == SessionStatus::Cancelled {
-            return Err(Error::Conflict(format!("session `{session_id}` was cancelled")));
-        }
-        if clock::now() >= roster.session.starts_at {
-            return Err(Error::Conflict(format!("session `{session_id}` has already started")));
-        }
-        if let Some(existing) = roster.booking_of(&customer) {
-            return roster.present(load_booking(&existing)?);
-        }
-        let status = if roster.has_free_seat() {
+        let status = if session.booked < session.capacity {
             BookingStatus::Confirmed
-        } else if settings.waitlist_has_room(roster.waitlist.len()) {
+        } else if settings.waitlist_has_room(session.waitlisted as usize) {
             BookingStatus::Waitlisted
         } else {
             return Err(Error::Refused(format!(
@@ -124,16 +137,16 @@ impl LivestreamBooking for Livestream {
         };
 
         let booking = Booking {
-            id: format!("b-{}", next_id()?),
+            id: roster::booking_id(next_id()?),
             session_id: session_id.clone(),
             customer: customer.clone(),
             status,
-            waitlist_position: None,
+            waitlist_position: (status == BookingStatus::Waitlisted)
+                .then_some(session.waitlisted + 1),
             booked_at: clock::now(),
         };
-        roster.add(&booking);
-        roster.save()?;
-        save_booking(&booking)?;
+        roster::add(&mut session, &booking)?;
+        roster::save_session(&session)?;
         let name = match status {
             BookingStatus::Confirmed => "booking.confirmed",
             _ => "booking.waitlisted",
@@ -143,40 +156,34 @@ impl LivestreamBooking for Livestream {
             .with("session", session_id)
             .with("booking", booking.id.as_str())
             .emit();
-        roster.present(booking)
+        Ok(booking)
     }
 
     fn cancel_booking(booking_id: String) -> Result<Cancellation, Error> {
-        let mut booking = load_booking(&booking_id)?;
+        let mut booking = roster::load_booking(&booking_id)?;
         if booking.status == BookingStatus::Cancelled {
-            return Err(Error::Conflict(format!("booking `{booking_id}` is already cancelled")));
+            return Err(Error::Conflict(format!(
+                "booking `{booking_id}` is already cancelled"
+            )));
         }
-        let mut roster = Roster::load(&booking.session_id)?;
-        let promoted = roster.remove(&booking);
+        let mut session = roster::load_session(&booking.session_id)?;
+        let promoted = roster::remove(&mut session, &booking)?;
+        roster::save_session(&session)?;
         booking.status = BookingStatus::Cancelled;
         booking.waitlist_position = None;
-        save_booking(&booking)?;
+        roster::save_booking(&booking)?;
         Event::new("booking.cancelled")
             .customer(booking.customer.as_str())
             .with("session", booking.session_id.as_str())
             .with("booking", booking_id)
             .emit();
-
-        let promoted = match promoted {
-            Some(id) => {
-                let mut next = load_booking(&id)?;
-                next.status = BookingStatus::Confirmed;
-                save_booking(&next)?;
-                Event::new("booking.promoted")
-                    .customer(next.customer.as_str())
-                    .with("session", next.session_id.as_str())
-                    .with("booking", next.id.as_str())
-                    .emit();
-                Some(roster.present(next)?)
-            }
-            None => None,
-        };
-        roster.save()?;
+        if let Some(next) = &promoted {
+            Event::new("booking.promoted")
+                .customer(next.customer.as_str())
+                .with("session", next.session_id.as_str())
+                .with("booking", next.id.as_str())
+                .emit();
+        }
         Ok(Cancellation {
             cancelled: booking,
             promoted,
@@ -184,35 +191,30 @@ impl LivestreamBooking for Livestream {
     }
 
     fn cancel_session(session_id: String) -> Result<Session, Error> {
-        let mut roster = Roster::load(&session_id)?;
-        if roster.session.status == SessionStatus::Cancelled {
-            return Err(Error::Conflict(format!("session `{session_id}` is already cancelled")));
+        let mut session = roster::load_session(&session_id)?;
+        if session.status == SessionStatus::Cancelled {
+            return Err(Error::Conflict(format!(
+                "session `{session_id}` is already cancelled"
+            )));
         }
-        for id in roster.confirmed.iter().chain(&roster.waitlist) {
-            let mut booking = load_booking(id)?;
-            booking.status = BookingStatus::Cancelled;
-            booking.waitlist_position = None;
-            save_booking(&booking)?;
-        }
-        let affected = roster.confirmed.len() + roster.waitlist.len();
-        roster.cancel();
-        roster.save()?;
+        let affected = roster::clear(&mut session)?;
+        session.status = SessionStatus::Cancelled;
+        roster::save_session(&session)?;
         Event::new("session.cancelled")
             .with("session", session_id)
             .with("bookings-cancelled", affected as u64)
             .emit();
-        Ok(roster.session())
+        Ok(session)
     }
 
     fn get_session(session_id: String) -> Result<Session, Error> {
-        Ok(Roster::load(&session_id)?.session())
+        roster::load_session(&session_id)
     }
 
     fn list_sessions(starting_from: Option<Timestamp>) -> Result<Vec<Session>, Error> {
         let from = starting_from.unwrap_or(0);
-        let mut sessions: Vec<Session> = store::values::<Roster>(roster::PREFIX)?
+        let mut sessions: Vec<Session> = store::values::<Session>(roster::SESSIONS)?
             .into_iter()
-            .map(|r| r.session())
             .filter(|s| s.starts_at >= from)
             .collect();
         sessions.sort_by(|a, b| (a.starts_at, &a.id).cmp(&(b.starts_at, &b.id)));
@@ -220,28 +222,29 @@ impl LivestreamBooking for Livestream {
     }
 
     fn list_bookings(session_id: String) -> Result<Vec<Booking>, Error> {
-        let roster = Roster::load(&session_id)?;
-        roster
-            .confirmed
-            .iter()
-            .chain(&roster.waitlist)
-            .map(|id| roster.present(load_booking(id)?))
-            .collect()
+        roster::load_session(&session_id)?;
+        let (confirmed, waiting) = roster::members(&session_id)?;
+        let confirmed = confirmed.iter().map(|id| roster::load_booking(id));
+        let waiting = waiting.iter().enumerate().map(|(i, id)| {
+            let mut booking = roster::load_booking(id)?;
+            booking.waitlist_position = u32::try_from(i + 1).ok();
+            Ok(booking)
+        });
+        confirmed.chain(waiting).collect()
     }
 
     fn reminders_due(before: Timestamp) -> Result<Vec<Reminder>, Error> {
         let now = clock::now();
         let mut reminders = Vec::new();
-        for roster in store::values::<Roster>(roster::PREFIX)? {
-            let session = &roster.session;
+        for session in store::values::<Session>(roster::SESSIONS)? {
             let due = session.status == SessionStatus::Scheduled
                 && session.starts_at >= now
                 && session.starts_at < before;
             if !due {
                 continue;
             }
-            for id in &roster.confirmed {
-                let booking = load_booking(id)?;
+            for id in roster::members(&session.id)?.0 {
+                let booking = roster::load_booking(&id)?;
                 reminders.push(Reminder {
                     booking_id: booking.id,
                     customer: booking.customer,
@@ -261,12 +264,4 @@ fn next_id() -> Result<u64, Error> {
     let next = store::get::<u64>("next-id")?.unwrap_or(0) + 1;
     store::set("next-id", &next)?;
     Ok(next)
-}
-
-fn load_booking(id: &str) -> Result<Booking, Error> {
-    store::get(&format!("booking/{id}"))?.ok_or_else(|| Error::not_found("booking", id))
-}
-
-fn save_booking(booking: &Booking) -> Result<(), Error> {
-    store::set(&format!("booking/{}", booking.id), booking)
 }

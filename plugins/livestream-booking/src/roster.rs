@@ -1,107 +1,164 @@
-//! A session with its confirmed bookings and its waitlist, stored as one value
-//! so that a booking changes exactly one record of the session.
+//! Where a session's bookings live in the store. Every value is small, so a
+//! booking reads and writes a handful of short records however full the
+//! session is:
+//!
+//! | key | value |
+//! |---|---|
+//! | `session/{sid}` | the session, with its booked and waitlisted counts |
+//! | `booking/{bid}` | the booking |
+//! | `holder/{sid}/{customer}` | the customer's live booking id |
+//! | `seat/{sid}/{seq}` | a confirmed booking id, in order of confirmation |
+//! | `queue/{sid}/{seq}` | a waitlisted booking id, first in line first |
+//!
+//! `seq` is the booking's number, zero-padded so keys sort in booking order.
 
-use std::collections::BTreeMap;
-
-use mercato_sdk::livestream::{Booking, BookingStatus, Session, SessionStatus};
+use mercato_sdk::livestream::{Booking, BookingStatus, Session};
 use mercato_sdk::{Error, store};
-use serde::{Deserialize, Serialize};
 
-pub const PREFIX: &str = "session/";
+pub const SESSIONS: &str = "session/";
 
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Roster {
-    pub session: Session,
-    /// Booking ids holding a seat, in booking order.
-    pub confirmed: Vec<String>,
-    /// Booking ids waiting for a seat, first in line first.
-    pub waitlist: Vec<String>,
-    /// Customer → their live (confirmed or waitlisted) booking.
-    customers: BTreeMap<String, String>,
+pub fn session_key(sid: &str) -> String {
+    format!("{SESSIONS}{sid}")
 }
 
-impl Roster {
-    pub fn new(session: Session) -> Self {
-        Roster {
-            session,
-            confirmed: Vec::new(),
-            waitlist: Vec::new(),
-            customers: BTreeMap::new(),
+pub fn load_session(sid: &str) -> Result<Session, Error> {
+    store::get(&session_key(sid))?.ok_or_else(|| Error::not_found("session", sid))
+}
+
+pub fn save_session(session: &Session) -> Result<(), Error> {
+    store::set(&session_key(&session.id), session)
+}
+
+pub fn load_booking(bid: &str) -> Result<Booking, Error> {
+    store::get(&format!("booking/{bid}"))?.ok_or_else(|| Error::not_found("booking", bid))
+}
+
+pub fn save_booking(booking: &Booking) -> Result<(), Error> {
+    store::set(&format!("booking/{}", booking.id), booking)
+}
+
+/// The booking id for sequence number `seq`.
+pub fn booking_id(seq: u64) -> String {
+    format!("b-{seq}")
+}
+
+fn seq_key(booking_id: &str) -> String {
+    let seq: u64 = booking_id.trim_start_matches("b-").parse().unwrap_or(0);
+    format!("{seq:012}")
+}
+
+fn seat_key(booking: &Booking) -> String {
+    format!("seat/{}/{}", booking.session_id, seq_key(&booking.id))
+}
+
+fn queue_key(booking: &Booking) -> String {
+    format!("queue/{}/{}", booking.session_id, seq_key(&booking.id))
+}
+
+fn holder_key(sid: &str, customer: &str) -> String {
+    format!("holder/{sid}/{customer}")
+}
+
+/// The customer's live booking in the session, if any.
+pub fn holder(sid: &str, customer: &str) -> Result<Option<String>, Error> {
+    store::get(&holder_key(sid, customer))
+}
+
+/// Record a new confirmed or waitlisted booking and count it.
+pub fn add(session: &mut Session, booking: &Booking) -> Result<(), Error> {
+    match booking.status {
+        BookingStatus::Confirmed => {
+            store::set(&seat_key(booking), &booking.id)?;
+            session.booked += 1;
         }
-    }
-
-    pub fn load(session_id: &str) -> Result<Self, Error> {
-        store::get(&format!("{PREFIX}{session_id}"))?
-            .ok_or_else(|| Error::not_found("session", session_id))
-    }
-
-    pub fn save(&self) -> Result<(), Error> {
-        store::set(&format!("{PREFIX}{}", self.session.id), self)
-    }
-
-    /// The session with its counts filled in.
-    pub fn session(&self) -> Session {
-        Session {
-            booked: count(self.confirmed.len()),
-            waitlisted: count(self.waitlist.len()),
-            ..self.session.clone()
+        BookingStatus::Waitlisted => {
+            store::set(&queue_key(booking), &booking.id)?;
+            session.waitlisted += 1;
         }
+        BookingStatus::Cancelled => return Ok(()),
     }
+    store::set(
+        &holder_key(&booking.session_id, &booking.customer),
+        &booking.id,
+    )?;
+    save_booking(booking)
+}
 
-    pub fn booking_of(&self, customer: &str) -> Option<String> {
-        self.customers.get(customer).cloned()
-    }
-
-    pub fn has_free_seat(&self) -> bool {
-        self.confirmed.len() < self.session.capacity as usize
-    }
-
-    pub fn add(&mut self, booking: &Booking) {
-        match booking.status {
-            BookingStatus::Confirmed => self.confirmed.push(booking.id.clone()),
-            BookingStatus::Waitlisted => self.waitlist.push(booking.id.clone()),
-            BookingStatus::Cancelled => return,
+/// Take a live booking out of its session. When it held a seat and someone
+/// is waiting, the first in line is confirmed and returned.
+pub fn remove(session: &mut Session, booking: &Booking) -> Result<Option<Booking>, Error> {
+    store::delete(&holder_key(&session.id, &booking.customer));
+    match booking.status {
+        BookingStatus::Waitlisted => {
+            store::delete(&queue_key(booking));
+            session.waitlisted = session.waitlisted.saturating_sub(1);
+            Ok(None)
         }
-        self.customers
-            .insert(booking.customer.clone(), booking.id.clone());
-    }
-
-    /// Take a booking out; when it held a seat, the first waitlisted booking
-    /// moves into it and its id is returned.
-    pub fn remove(&mut self, booking: &Booking) -> Option<String> {
-        self.customers.remove(&booking.customer);
-        self.waitlist.retain(|id| id != &booking.id);
-        let held_seat = self.confirmed.iter().any(|id| id == &booking.id);
-        self.confirmed.retain(|id| id != &booking.id);
-        if held_seat && self.has_free_seat() && !self.waitlist.is_empty() {
-            let next = self.waitlist.remove(0);
-            self.confirmed.push(next.clone());
-            return Some(next);
+        BookingStatus::Confirmed => {
+            store::delete(&seat_key(booking));
+            session.booked = session.booked.saturating_sub(1);
+            let Some(first) = store::keys(&format!("queue/{}/", session.id))
+                .into_iter()
+                .next()
+            else {
+                return Ok(None);
+            };
+            let bid: String = store::get(&first)?.unwrap_or_default();
+            let mut next = load_booking(&bid)?;
+            store::delete(&first);
+            session.waitlisted = session.waitlisted.saturating_sub(1);
+            next.status = BookingStatus::Confirmed;
+            store::set(&seat_key(&next), &next.id)?;
+            session.booked += 1;
+            save_booking(&next)?;
+            Ok(Some(next))
         }
-        None
+        BookingStatus::Cancelled => Ok(None),
     }
+}
 
-    pub fn cancel(&mut self) {
-        self.session.status = SessionStatus::Cancelled;
-        self.confirmed.clear();
-        self.waitlist.clear();
-        self.customers.clear();
-    }
+/// Ids of the session's confirmed bookings, then its waitlist in order.
+pub fn members(sid: &str) -> Result<(Vec<String>, Vec<String>), Error> {
+    let ids = |prefix: String| -> Result<Vec<String>, Error> {
+        store::keys(&prefix)
+            .iter()
+            .map(|key| Ok(store::get::<String>(key)?.unwrap_or_default()))
+            .collect()
+    };
+    Ok((ids(format!("seat/{sid}/"))?, ids(format!("queue/{sid}/"))?))
+}
 
-    /// The booking with its current waitlist position.
-    pub fn present(&self, mut booking: Booking) -> Result<Booking, Error> {
-        booking.waitlist_position = match booking.status {
-            BookingStatus::Waitlisted => self
-                .waitlist
+/// The booking with its current 1-based waitlist position filled in.
+pub fn present(mut booking: Booking) -> Booking {
+    booking.waitlist_position = match booking.status {
+        BookingStatus::Waitlisted => {
+            let mine = queue_key(&booking);
+            let ahead = store::keys(&format!("queue/{}/", booking.session_id))
                 .iter()
-                .position(|id| id == &booking.id)
-                .map(|i| count(i + 1)),
-            _ => None,
-        };
-        Ok(booking)
-    }
+                .take_while(|key| **key < mine)
+                .count();
+            u32::try_from(ahead + 1).ok()
+        }
+        _ => None,
+    };
+    booking
 }
 
-fn count(n: usize) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
+/// Cancel every booking of the session and clear its indexes.
+pub fn clear(session: &mut Session) -> Result<usize, Error> {
+    let (confirmed, waiting) = members(&session.id)?;
+    for bid in confirmed.iter().chain(&waiting) {
+        let mut booking = load_booking(bid)?;
+        store::delete(&holder_key(&session.id, &booking.customer));
+        booking.status = BookingStatus::Cancelled;
+        save_booking(&booking)?;
+    }
+    for prefix in ["seat", "queue"] {
+        for key in store::keys(&format!("{prefix}/{}/", session.id)) {
+            store::delete(&key);
+        }
+    }
+    session.booked = 0;
+    session.waitlisted = 0;
+    Ok(confirmed.len() + waiting.len())
 }

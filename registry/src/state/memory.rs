@@ -33,17 +33,26 @@ impl MemoryState {
 
     /// Every entry of a scope, for inspection in tests.
     pub fn entries(&self, scope: &Scope) -> BTreeMap<String, Vec<u8>> {
-        self.lock().get(scope).map(|d| d.entries.clone()).unwrap_or_default()
+        self.lock()
+            .get(scope)
+            .map(|d| d.entries.clone())
+            .unwrap_or_default()
     }
 
     /// Every event committed for a scope.
     pub fn events(&self, scope: &Scope) -> Vec<EventRecord> {
-        self.lock().get(scope).map(|d| d.events.clone()).unwrap_or_default()
+        self.lock()
+            .get(scope)
+            .map(|d| d.events.clone())
+            .unwrap_or_default()
     }
 
     /// Every approval filed for a scope.
     pub fn approvals(&self, scope: &Scope) -> Vec<ApprovalRecord> {
-        self.lock().get(scope).map(|d| d.approvals.clone()).unwrap_or_default()
+        self.lock()
+            .get(scope)
+            .map(|d| d.approvals.clone())
+            .unwrap_or_default()
     }
 }
 
@@ -53,7 +62,10 @@ impl StateStore for MemoryState {
     }
 
     fn get(&self, scope: &Scope, key: &str) -> Result<Option<Vec<u8>>, StateError> {
-        Ok(self.lock().get(scope).and_then(|d| d.entries.get(key).cloned()))
+        Ok(self
+            .lock()
+            .get(scope)
+            .and_then(|d| d.entries.get(key).cloned()))
     }
 
     fn list_keys(&self, scope: &Scope, prefix: &str) -> Result<Vec<String>, StateError> {

@@ -137,24 +137,48 @@ pub(crate) mod contract {
         assert_eq!(store.get(&a, "k").unwrap(), None);
 
         let v1 = store
-            .commit(&a, write(0, &[("k", Some("1")), ("list/2", Some("x")), ("list/1", Some("y"))]))
+            .commit(
+                &a,
+                write(
+                    0,
+                    &[
+                        ("k", Some("1")),
+                        ("list/2", Some("x")),
+                        ("list/1", Some("y")),
+                    ],
+                ),
+            )
             .unwrap();
         assert_eq!(v1, 1);
         assert_eq!(store.get(&a, "k").unwrap().as_deref(), Some(&b"1"[..]));
-        assert_eq!(store.list_keys(&a, "list/").unwrap(), vec!["list/1", "list/2"]);
+        assert_eq!(
+            store.list_keys(&a, "list/").unwrap(),
+            vec!["list/1", "list/2"]
+        );
         // Another tenant sees nothing of it.
         assert_eq!(store.get(&b, "k").unwrap(), None);
         assert_eq!(store.version(&b).unwrap(), 0);
 
         // A commit from a stale version is refused and changes nothing.
         let stale = store.commit(&a, write(0, &[("k", Some("stale"))]));
-        assert!(matches!(stale, Err(StateError::Conflict { base: 0, current: 1 })));
+        assert!(matches!(
+            stale,
+            Err(StateError::Conflict {
+                base: 0,
+                current: 1
+            })
+        ));
         assert_eq!(store.get(&a, "k").unwrap().as_deref(), Some(&b"1"[..]));
 
-        let v2 = store.commit(&a, write(1, &[("k", None), ("list/3", Some("z"))])).unwrap();
+        let v2 = store
+            .commit(&a, write(1, &[("k", None), ("list/3", Some("z"))]))
+            .unwrap();
         assert_eq!(v2, 2);
         assert_eq!(store.get(&a, "k").unwrap(), None);
-        assert_eq!(store.list_keys(&a, "list/").unwrap(), vec!["list/1", "list/2", "list/3"]);
+        assert_eq!(
+            store.list_keys(&a, "list/").unwrap(),
+            vec!["list/1", "list/2", "list/3"]
+        );
         assert_eq!(store.list_keys(&a, "").unwrap().len(), 3);
 
         // Events and approvals commit with the writes.

@@ -225,6 +225,10 @@ mod tests {
         let Some(url) = crate::db::test_postgres_url() else {
             panic!("MERCATO_TEST_POSTGRES is not set: run the suite with scripts/test");
         };
-        run(async move { crate::db::fresh_postgres(&url).await.expect("connect postgres") });
+        run(async move {
+            crate::db::fresh_postgres(&url)
+                .await
+                .expect("connect postgres")
+        });
     }
 }

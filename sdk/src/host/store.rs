@@ -18,7 +18,9 @@ pub fn get<T: DeserializeOwned>(key: &str) -> Result<Option<T>, Error> {
     match imp::get(key) {
         None => Ok(None),
         Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-            Error::Internal(format!("the value stored under `{key}` cannot be read: {e}"))
+            Error::Internal(format!(
+                "the value stored under `{key}` cannot be read: {e}"
+            ))
         }),
     }
 }

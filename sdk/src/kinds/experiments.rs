@@ -4,11 +4,11 @@ use std::marker::PhantomData;
 
 use serde::{Serialize, de::DeserializeOwned};
 
+use crate::bindings::experimentation::exports::mercato::sales::experimentation::Guest;
 pub use crate::bindings::experimentation::exports::mercato::sales::experimentation::{
     Assignment, Comparison, Experiment, ExperimentDraft, ExperimentResults, ExperimentStatus,
     Interval, Metric, MetricKind, UnitType, Variant, VariantResult,
 };
-use crate::bindings::experimentation::exports::mercato::sales::experimentation::Guest;
 use crate::{Decision, Description, Error, FieldError};
 
 /// An experiments component. Export it with

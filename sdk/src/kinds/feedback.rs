@@ -4,11 +4,11 @@ use std::marker::PhantomData;
 
 use serde::{Serialize, de::DeserializeOwned};
 
+use crate::bindings::feedback::exports::mercato::sales::feedback::Guest;
 pub use crate::bindings::feedback::exports::mercato::sales::feedback::{
     AtRiskCustomer, FeatureAverage, FeatureRating, Feedback, FeedbackDraft, FeedbackFilter,
     ProductSummary, RiskRule, WeekTrend,
 };
-use crate::bindings::feedback::exports::mercato::sales::feedback::Guest;
 use crate::{Decision, Description, Error, FieldError};
 
 /// A trial-feedback component. Export it with

@@ -4,10 +4,10 @@ use std::marker::PhantomData;
 
 use serde::{Serialize, de::DeserializeOwned};
 
+use crate::bindings::livestream::exports::mercato::sales::livestream::Guest;
 pub use crate::bindings::livestream::exports::mercato::sales::livestream::{
     Booking, BookingStatus, Cancellation, Reminder, Session, SessionDraft, SessionStatus,
 };
-use crate::bindings::livestream::exports::mercato::sales::livestream::Guest;
 use crate::{Decision, Description, Error, FieldError, Timestamp};
 
 /// A livestream-booking component. Export it with

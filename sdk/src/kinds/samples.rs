@@ -4,10 +4,10 @@ use std::marker::PhantomData;
 
 use serde::{Serialize, de::DeserializeOwned};
 
+use crate::bindings::samples::exports::mercato::sales::samples::Guest;
 pub use crate::bindings::samples::exports::mercato::sales::samples::{
     RequestDraft, RequestFilter, RequestState, SampleRequest, Shipment, ShippingAddress, StockLevel,
 };
-use crate::bindings::samples::exports::mercato::sales::samples::Guest;
 use crate::{Decision, Description, Error, FieldError};
 
 /// A sample-requests component. Export it with
