@@ -32,6 +32,7 @@ pub mod cache;
 pub mod component;
 pub mod engine;
 mod error;
+pub mod http;
 pub mod imports;
 pub mod kind;
 pub mod limits;

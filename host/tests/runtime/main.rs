@@ -9,6 +9,7 @@ mod harness;
 
 mod concurrency;
 mod hostile;
+mod http;
 mod livestream;
 mod load;
 mod wasi;
