@@ -156,3 +156,43 @@ fn a_restart_loads_from_the_disk_cache() {
             .from_cache()
     );
 }
+
+/// The value of the first `mercato-wit` custom section, anywhere in the binary.
+fn stamp(bytes: &[u8]) -> Option<String> {
+    wasmparser::Parser::new(0)
+        .parse_all(bytes)
+        .find_map(|p| match p.ok()? {
+            wasmparser::Payload::CustomSection(s) if s.name() == "mercato-wit" => {
+                Some(String::from_utf8_lossy(s.data()).into_owned())
+            }
+            _ => None,
+        })
+}
+
+#[test]
+fn sdk_components_carry_the_wit_stamp() {
+    let bytes = mercato_artifacts::read(mercato_artifacts::LIVESTREAM_BOOKING);
+    assert_eq!(stamp(&bytes).as_deref(), Some("mercato:sales@0.1.0"));
+}
+
+#[test]
+fn a_component_built_for_another_wit_version_is_refused() {
+    let mut bytes = impostor(&["describe"]);
+    // Append a top-level custom section: id 0, size, name, payload.
+    let name = b"mercato-wit";
+    let payload = b"mercato:sales@9.0.0";
+    bytes.push(0);
+    bytes.push((1 + name.len() + payload.len()) as u8);
+    bytes.push(name.len() as u8);
+    bytes.extend_from_slice(name);
+    bytes.extend_from_slice(payload);
+    match refuse(Kind::LivestreamBooking, &bytes) {
+        LoadError::UnsupportedWit { found, supported } => {
+            assert_eq!(
+                (found.as_str(), supported),
+                ("mercato:sales@9.0.0", "mercato:sales@0.1.0")
+            );
+        }
+        other => panic!("expected UnsupportedWit, got {other}"),
+    }
+}
