@@ -63,7 +63,11 @@ pub fn build(options: &EngineOptions) -> wasmtime::Result<Engine> {
         // Native unwind tables only serve host debuggers and profilers walking
         // through wasm frames; registering them is most of the cost of loading
         // a cached component.
-        .native_unwind_info(false);
+        .native_unwind_info(false)
+        // On a trap, keep handles to the instance's globals: an out-of-bounds
+        // access with a wrapped stack pointer is a shadow-stack overflow, and
+        // must be reported as the `stack` limit (see runtime::classify).
+        .coredump_on_trap(true);
 
     let mut pool = PoolingAllocationConfig::default();
     let slots = options.max_concurrent_instances;

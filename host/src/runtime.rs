@@ -511,6 +511,10 @@ fn classify(error: wasmtime::Error, store: &mut Store<Sandbox>, limits: &Limits)
                 Limit::Stack,
                 "recursed past the wasm stack bound".to_owned(),
             )),
+            Trap::MemoryOutOfBounds if shadow_stack_overflowed(&error, store) => Some((
+                Limit::Stack,
+                "recursed past the end of its stack in linear memory".to_owned(),
+            )),
             _ => None,
         };
         if let Some((limit, detail)) = limit {
@@ -534,6 +538,23 @@ fn classify(error: wasmtime::Error, store: &mut Store<Sandbox>, limits: &Limits)
             format!("{trap}; stderr: {}", last_lines(stderr, 5))
         },
     }
+}
+
+/// Rust (like C) keeps a shadow stack in linear memory, placed first and
+/// growing down, with no overflow check: running off its end wraps the
+/// stack-pointer global below zero, so the next access is out of bounds. A
+/// mutable i32 global holding an address in the top 1 MiB of the 4 GiB space
+/// (no real memory reaches it: the platform caps memory at 256 MiB) is that
+/// wrapped stack pointer.
+fn shadow_stack_overflowed(error: &wasmtime::Error, store: &mut Store<Sandbox>) -> bool {
+    let Some(dump) = error.downcast_ref::<wasmtime::WasmCoreDump>() else {
+        return false;
+    };
+    dump.globals().iter().any(|global| {
+        let ty = global.ty(&*store);
+        ty.mutability() == wasmtime::Mutability::Var
+            && matches!(global.get(&mut *store), wasmtime::Val::I32(sp) if (sp as u32) >= 0xFFF0_0000)
+    })
 }
 
 fn last_lines(text: &str, n: usize) -> String {
