@@ -13,9 +13,6 @@ use crate::bindings;
 /// The WIT package every kind belongs to.
 pub const WIT_PACKAGE: &str = "mercato:sales@0.1.0";
 
-/// The interface every component exports.
-pub const COMPONENT_INTERFACE: &str = "mercato:sales/component@0.1.0";
-
 /// A kind of sales component.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
