@@ -8,10 +8,14 @@
 
 pub mod customers;
 pub mod db;
+pub mod package;
+pub mod permission;
 pub mod state;
 
 pub use customers::{CustomerDirectory, CustomerProfile, MemoryCustomers};
 pub use db::{Database, DbError};
+pub use package::{Manifest, Package, PackageError, RequestedLimits};
+pub use permission::{Grants, Permission};
 pub use state::{
     ApprovalRecord, Commit, EventRecord, MemoryState, Scope, SqlState, StateError, StateStore,
     Version,
