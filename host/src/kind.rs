@@ -11,7 +11,7 @@ use wasmtime::component::{Instance, InstancePre};
 use crate::bindings;
 
 /// The WIT package every kind belongs to.
-pub const WIT_PACKAGE: &str = "mercato:sales@0.1.0";
+pub const WIT_PACKAGE: &str = mercato_registry::package::SUPPORTED_WIT[0];
 
 /// A kind of sales component.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -215,7 +215,7 @@ impl Runtime {
                 message,
             }
         })?;
-        self.invoke(component, call, limits, function, &args)
+        self.invoke_function(component, f, call, limits, &args)
     }
 
     fn lookup<'c>(
@@ -246,6 +246,18 @@ impl Runtime {
         args: &[Val],
     ) -> Result<Outcome, InvokeError> {
         let f = self.lookup(component, function)?;
+        self.invoke_function(component, f, call, limits, args)
+    }
+
+    /// The body of [`invoke`](Self::invoke) once the function is resolved.
+    fn invoke_function(
+        &self,
+        component: &LoadedComponent,
+        f: &Function,
+        call: &Arc<CallContext>,
+        limits: &Limits,
+        args: &[Val],
+    ) -> Result<Outcome, InvokeError> {
         let started = Instant::now();
         let now_ms = (self.clock)();
         let lock = self.scope_lock(&call.scope);
