@@ -145,3 +145,9 @@ pub async fn fresh_postgres(server_url: &str) -> Result<Database, DbError> {
     };
     Database::connect(&url).await
 }
+
+/// Run one SQL statement as is: for tests that tamper with stored rows.
+#[doc(hidden)]
+pub async fn execute_raw(db: &Database, sql: &'static str) -> Result<u64, DbError> {
+    Ok(sqlx::query(sql).execute(db.pool()).await?.rows_affected())
+}

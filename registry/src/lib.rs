@@ -1,22 +1,76 @@
 //! Mercato's records and where they are kept.
 //!
 //! Owns the database (SQLite by default, PostgreSQL for several hosts), its
-//! migrations, and the data the runtime reads and writes on a component's
-//! behalf: per-(tenant, component) key/value state, emitted events and filed
-//! approval requests. Must not know about wasmtime, WIT or HTTP: the runtime
-//! calls [`state::StateStore`] and nothing here calls back.
+//! migrations, and everything stored: accounts and tokens, publishers and
+//! keys, signed packages and their review, tenants and installs, the
+//! hash-chained audit log, the approvals inbox, and the per-(tenant,
+//! component) state, events and approval requests the runtime writes.
+//! Role and tenant checks live here, beside the data they guard, so every
+//! front end (HTTP, CLI) asks the same questions.
+//!
+//! Must not know about wasmtime, WIT or HTTP: whether a component really
+//! implements its world or what its settings mean is the host's question,
+//! asked between [`Registry::check_upload`] and [`Registry::submit`], and
+//! before an install or upgrade.
 
+pub mod accounts;
+pub mod audit;
 pub mod customers;
 pub mod db;
+mod error;
+pub mod inbox;
+pub mod installs;
 pub mod package;
 pub mod permission;
+pub mod publishers;
 pub mod state;
+pub mod tenants;
+pub mod versions;
 
+pub use accounts::{Account, IssuedToken, NewAccount, Principal, Role};
 pub use customers::{CustomerDirectory, CustomerProfile, MemoryCustomers};
 pub use db::{Database, DbError};
-pub use package::{Manifest, Package, PackageError, RequestedLimits};
+pub use error::RegistryError;
+pub use installs::{Install, InstallUpdate, NewInstall, UpgradeOutcome, UpgradeRequest};
+pub use package::{Manifest, Package, PackageError, RequestedLimits, key_id, sha256_hex};
 pub use permission::{Grants, Permission};
+pub use publishers::{KeyState, NewKey, PublisherKey};
 pub use state::{
     ApprovalRecord, Commit, EventRecord, MemoryState, Scope, SqlState, StateError, StateStore,
     Version,
 };
+pub use tenants::{NewTenant, Tenant};
+pub use versions::{
+    CatalogEntry, Changes, Decision, PackageVersion, Rollout, Upload, VersionState,
+};
+
+/// The marketplace's records in one database.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    db: Database,
+}
+
+impl Registry {
+    /// The registry kept in `db`.
+    pub fn new(db: Database) -> Self {
+        Registry { db }
+    }
+
+    /// Its database.
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// The audit head's sequence number; it changes with every registry
+    /// change, so hosts compare it to know when their caches are stale.
+    pub async fn generation(&self) -> Result<i64, RegistryError> {
+        audit::head(&self.db).await
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}

@@ -1,0 +1,474 @@
+//! Accounts, roles and bearer tokens.
+//!
+//! A token is `mrc_` and 64 hex digits of randomness; only its sha256 is
+//! stored. The role checks every operation makes live in [`Principal`], so
+//! the CLI and the HTTP API ask the same questions.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use crate::audit::Change;
+use crate::{RegistryError, now_ms, sha256_hex};
+
+/// What an account may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// Runs the platform: tenants, accounts, tokens.
+    Operator,
+    /// Publishes versions for its own publisher.
+    Developer,
+    /// Approves or rejects submitted versions.
+    Reviewer,
+    /// Manages one tenant's components, settings and approvals.
+    Director,
+    /// Calls one tenant's enabled components.
+    Rep,
+}
+
+impl Role {
+    /// Every role.
+    pub const ALL: [Role; 5] = [
+        Role::Operator,
+        Role::Developer,
+        Role::Reviewer,
+        Role::Director,
+        Role::Rep,
+    ];
+
+    /// The role's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Operator => "operator",
+            Role::Developer => "developer",
+            Role::Reviewer => "reviewer",
+            Role::Director => "director",
+            Role::Rep => "rep",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = RegistryError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| {
+                RegistryError::invalid(
+                    "role",
+                    format!("`{s}` is not one of operator, developer, reviewer, director, rep"),
+                )
+            })
+    }
+}
+
+/// Who is asking: an authenticated account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Principal {
+    /// Account id.
+    pub account: String,
+    /// Account name.
+    pub name: String,
+    /// Its role.
+    pub role: Role,
+    /// The tenant a director or rep belongs to.
+    pub tenant: Option<String>,
+    /// The publisher a developer belongs to.
+    pub publisher: Option<String>,
+}
+
+impl fmt::Display for Principal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.name, self.role)
+    }
+}
+
+impl Principal {
+    /// The operator acting through the `mercato` command on the database
+    /// directly (bootstrap, `--demo`).
+    pub fn console() -> Principal {
+        Principal {
+            account: "console".to_owned(),
+            name: "console".to_owned(),
+            role: Role::Operator,
+            tenant: None,
+            publisher: None,
+        }
+    }
+
+    /// Refuse unless the role is one of `roles`.
+    pub fn require(&self, roles: &[Role], doing: &str) -> Result<(), RegistryError> {
+        if roles.contains(&self.role) {
+            Ok(())
+        } else {
+            Err(RegistryError::forbidden(format!(
+                "a {} may not {doing} (allowed: {})",
+                self.role,
+                roles
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )))
+        }
+    }
+
+    /// Refuse unless the role is one of `roles` and, for directors and reps,
+    /// the tenant is their own. Operators reach every tenant.
+    pub fn require_tenant(
+        &self,
+        tenant: &str,
+        roles: &[Role],
+        doing: &str,
+    ) -> Result<(), RegistryError> {
+        self.require(roles, doing)?;
+        match self.role {
+            Role::Director | Role::Rep if self.tenant.as_deref() != Some(tenant) => {
+                Err(RegistryError::forbidden(format!(
+                    "{} belongs to tenant `{}` and may not {doing} for tenant `{tenant}`",
+                    self.name,
+                    self.tenant.as_deref().unwrap_or("?")
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Refuse unless an operator, or a developer of `publisher`.
+    pub fn require_publisher(&self, publisher: &str, doing: &str) -> Result<(), RegistryError> {
+        self.require(&[Role::Operator, Role::Developer], doing)?;
+        if self.role == Role::Developer && self.publisher.as_deref() != Some(publisher) {
+            return Err(RegistryError::forbidden(format!(
+                "{} publishes as `{}` and may not {doing} for publisher `{publisher}`",
+                self.name,
+                self.publisher.as_deref().unwrap_or("?")
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// An account as listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Account {
+    /// Id.
+    pub id: String,
+    /// Unique name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// Tenant (directors and reps).
+    pub tenant: Option<String>,
+    /// Publisher (developers).
+    pub publisher: Option<String>,
+    /// Milliseconds since the Unix epoch.
+    pub created_at: i64,
+}
+
+/// What a new account needs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAccount {
+    /// Unique name (letters, digits, `.`, `-`, `_`, `@`).
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// Required for directors and reps.
+    #[serde(default)]
+    pub tenant: Option<String>,
+    /// Required for developers.
+    #[serde(default)]
+    pub publisher: Option<String>,
+}
+
+/// A freshly issued token: shown once, never stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct IssuedToken {
+    /// The token's id (to revoke it).
+    pub id: String,
+    /// The secret, `mrc_…`.
+    pub token: String,
+    /// The account it belongs to.
+    pub account: String,
+}
+
+pub(crate) fn random_hex(bytes: usize) -> Result<String, RegistryError> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf)
+        .map_err(|e| RegistryError::Corrupt(format!("no randomness available: {e}")))?;
+    Ok(hex::encode(buf))
+}
+
+pub(crate) fn account_from_row(row: &sqlx::any::AnyRow) -> Result<Account, RegistryError> {
+    let role: String = row.try_get("role")?;
+    Ok(Account {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        role: role
+            .parse()
+            .map_err(|_| RegistryError::Corrupt(format!("unknown role `{role}`")))?,
+        tenant: row.try_get("tenant")?,
+        publisher: row.try_get("publisher")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b))
+}
+
+impl crate::Registry {
+    /// Create an account and its first token (operators only).
+    pub async fn create_account(
+        &self,
+        actor: &Principal,
+        new: NewAccount,
+    ) -> Result<(Account, IssuedToken), RegistryError> {
+        actor.require(&[Role::Operator], "create accounts")?;
+        if !valid_name(&new.name) {
+            return Err(RegistryError::invalid(
+                "name",
+                format!(
+                    "`{}` must be 1-64 letters, digits, `.`, `-`, `_` or `@`",
+                    new.name
+                ),
+            ));
+        }
+        let (tenant, publisher) = match new.role {
+            Role::Director | Role::Rep => (
+                Some(new.tenant.clone().ok_or_else(|| {
+                    RegistryError::invalid("tenant", format!("a {} needs a tenant", new.role))
+                })?),
+                None,
+            ),
+            Role::Developer => (
+                None,
+                Some(new.publisher.clone().ok_or_else(|| {
+                    RegistryError::invalid("publisher", "a developer needs a publisher")
+                })?),
+            ),
+            Role::Operator | Role::Reviewer => (None, None),
+        };
+        let mut change = Change::begin(&self.db, actor).await?;
+        if let Some(t) = &tenant {
+            self.tenant_exists(change.conn(), t).await?;
+        }
+        if let Some(p) = &publisher {
+            self.publisher_exists(change.conn(), p).await?;
+        }
+        let taken = sqlx::query("SELECT 1 FROM accounts WHERE name = $1")
+            .bind(&new.name)
+            .fetch_optional(change.conn())
+            .await?;
+        if taken.is_some() {
+            return Err(RegistryError::conflict(
+                "account-exists",
+                format!("an account named `{}` exists already", new.name),
+            ));
+        }
+        let account = Account {
+            id: format!("acc_{}", random_hex(8)?),
+            name: new.name,
+            role: new.role,
+            tenant,
+            publisher,
+            created_at: now_ms(),
+        };
+        sqlx::query(
+            "INSERT INTO accounts (id, name, role, tenant, publisher, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&account.id)
+        .bind(&account.name)
+        .bind(account.role.as_str())
+        .bind(&account.tenant)
+        .bind(&account.publisher)
+        .bind(account.created_at)
+        .execute(change.conn())
+        .await?;
+        change
+            .record(
+                "account.create",
+                &account.name,
+                account.tenant.as_deref(),
+                &serde_json::Value::Null,
+                &serde_json::to_value(&account).unwrap_or_default(),
+            )
+            .await?;
+        let token = Self::insert_token(&mut change, &account, "first token").await?;
+        change.commit().await?;
+        Ok((account, token))
+    }
+
+    async fn insert_token(
+        change: &mut Change,
+        account: &Account,
+        label: &str,
+    ) -> Result<IssuedToken, RegistryError> {
+        let issued = IssuedToken {
+            id: format!("tok_{}", random_hex(6)?),
+            token: format!("mrc_{}", random_hex(32)?),
+            account: account.name.clone(),
+        };
+        sqlx::query(
+            "INSERT INTO tokens (id, hash, account, label, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&issued.id)
+        .bind(sha256_hex(issued.token.as_bytes()))
+        .bind(&account.id)
+        .bind(label)
+        .bind(now_ms())
+        .execute(change.conn())
+        .await?;
+        change
+            .record(
+                "token.issue",
+                &issued.id,
+                account.tenant.as_deref(),
+                &serde_json::Value::Null,
+                &serde_json::json!({"account": account.name, "label": label}),
+            )
+            .await?;
+        Ok(issued)
+    }
+
+    /// Issue another token for the account `name` (operators, or the
+    /// account itself).
+    pub async fn issue_token(
+        &self,
+        actor: &Principal,
+        name: &str,
+        label: &str,
+    ) -> Result<IssuedToken, RegistryError> {
+        if actor.name != name {
+            actor.require(&[Role::Operator], "issue tokens for other accounts")?;
+        }
+        let mut change = Change::begin(&self.db, actor).await?;
+        let account = self.account_in(change.conn(), name).await?;
+        let token = Self::insert_token(&mut change, &account, label).await?;
+        change.commit().await?;
+        Ok(token)
+    }
+
+    /// Revoke a token by id (operators, or the account that owns it).
+    pub async fn revoke_token(&self, actor: &Principal, id: &str) -> Result<(), RegistryError> {
+        let mut change = Change::begin(&self.db, actor).await?;
+        let row = sqlx::query(
+            "SELECT a.name, a.tenant, t.revoked_at FROM tokens t JOIN accounts a ON a.id = t.account \
+             WHERE t.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(change.conn())
+        .await?
+        .ok_or_else(|| RegistryError::not_found("token", id))?;
+        let owner: String = row.try_get(0)?;
+        let tenant: Option<String> = row.try_get(1)?;
+        if owner != actor.name {
+            actor.require(&[Role::Operator], "revoke other accounts' tokens")?;
+        }
+        if row.try_get::<Option<i64>, _>(2)?.is_some() {
+            return Err(RegistryError::conflict(
+                "token-revoked",
+                format!("token `{id}` is revoked already"),
+            ));
+        }
+        sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE id = $2")
+            .bind(now_ms())
+            .bind(id)
+            .execute(change.conn())
+            .await?;
+        change
+            .record(
+                "token.revoke",
+                id,
+                tenant.as_deref(),
+                &serde_json::json!({"account": owner, "revoked": false}),
+                &serde_json::json!({"account": owner, "revoked": true}),
+            )
+            .await?;
+        change.commit().await
+    }
+
+    /// The principal a bearer token stands for.
+    pub async fn authenticate(&self, token: &str) -> Result<Principal, RegistryError> {
+        if !token.starts_with("mrc_") {
+            return Err(RegistryError::Unauthenticated(
+                "the bearer token is malformed (Mercato tokens start with `mrc_`)".to_owned(),
+            ));
+        }
+        let row = sqlx::query(
+            "SELECT a.id, a.name, a.role, a.tenant, a.publisher, a.created_at FROM tokens t \
+             JOIN accounts a ON a.id = t.account WHERE t.hash = $1 AND t.revoked_at IS NULL",
+        )
+        .bind(sha256_hex(token.as_bytes()))
+        .fetch_optional(self.db.pool())
+        .await?
+        .ok_or_else(|| {
+            RegistryError::Unauthenticated("the bearer token is unknown or revoked".to_owned())
+        })?;
+        let account = account_from_row(&row)?;
+        Ok(Principal {
+            account: account.id,
+            name: account.name,
+            role: account.role,
+            tenant: account.tenant,
+            publisher: account.publisher,
+        })
+    }
+
+    /// Every account (operators), or a tenant's (its director).
+    pub async fn accounts(
+        &self,
+        actor: &Principal,
+        tenant: Option<&str>,
+    ) -> Result<Vec<Account>, RegistryError> {
+        match tenant {
+            Some(t) => {
+                actor.require_tenant(t, &[Role::Operator, Role::Director], "list accounts")?
+            }
+            None => actor.require(&[Role::Operator], "list all accounts")?,
+        }
+        let rows = sqlx::query(
+            "SELECT id, name, role, tenant, publisher, created_at FROM accounts ORDER BY name",
+        )
+        .fetch_all(self.db.pool())
+        .await?;
+        let mut accounts = Vec::new();
+        for row in &rows {
+            let account = account_from_row(row)?;
+            if tenant.is_none() || account.tenant.as_deref() == tenant {
+                accounts.push(account);
+            }
+        }
+        Ok(accounts)
+    }
+
+    async fn account_in(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        name: &str,
+    ) -> Result<Account, RegistryError> {
+        let row = sqlx::query(
+            "SELECT id, name, role, tenant, publisher, created_at FROM accounts WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(|| RegistryError::not_found("account", name))?;
+        account_from_row(&row)
+    }
+}

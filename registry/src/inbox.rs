@@ -1,0 +1,177 @@
+//! A tenant's approvals inbox: requests components filed through the
+//! `approvals` host interface, and the director's decisions on them.
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use crate::accounts::{Principal, Role};
+use crate::audit::Change;
+use crate::{RegistryError, now_ms};
+
+/// An approval request and, once decided, its decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Approval {
+    /// Id (the one the component was given).
+    pub id: String,
+    /// The tenant.
+    pub tenant: String,
+    /// The install that asked.
+    pub component: String,
+    /// The component's own reference (e.g. a sample request id).
+    pub subject: String,
+    /// One line for the inbox.
+    pub summary: String,
+    /// Label/value pairs.
+    pub details: Vec<(String, String)>,
+    /// `pending`, `approved` or `rejected`.
+    pub status: String,
+    /// Milliseconds since the Unix epoch.
+    pub requested_at: i64,
+    /// The director who decided.
+    pub decided_by: Option<String>,
+    /// When.
+    pub decided_at: Option<i64>,
+    /// The director's reason.
+    pub reason: Option<String>,
+}
+
+/// A director's answer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Answer {
+    /// `approve` or `reject`.
+    pub decision: crate::versions::Decision,
+    /// Why; required for a rejection.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+const COLUMNS: &str = "id, tenant, component, subject, summary, details, status, requested_at, \
+     decided_by, decided_at, reason";
+
+fn approval_from_row(row: &sqlx::any::AnyRow) -> Result<Approval, RegistryError> {
+    let details: String = row.try_get("details")?;
+    Ok(Approval {
+        id: row.try_get("id")?,
+        tenant: row.try_get("tenant")?,
+        component: row.try_get("component")?,
+        subject: row.try_get("subject")?,
+        summary: row.try_get("summary")?,
+        details: serde_json::from_str(&details)
+            .map_err(|e| RegistryError::Corrupt(format!("stored approval details: {e}")))?,
+        status: row.try_get("status")?,
+        requested_at: row.try_get("requested_at")?,
+        decided_by: row.try_get("decided_by")?,
+        decided_at: row.try_get("decided_at")?,
+        reason: row.try_get("reason")?,
+    })
+}
+
+impl crate::Registry {
+    /// A tenant's approval requests, newest first, optionally by status.
+    pub async fn approvals(
+        &self,
+        actor: &Principal,
+        tenant: &str,
+        status: Option<&str>,
+    ) -> Result<Vec<Approval>, RegistryError> {
+        actor.require_tenant(
+            tenant,
+            &[Role::Operator, Role::Director],
+            "read the approvals inbox",
+        )?;
+        if let Some(s) = status
+            && !["pending", "approved", "rejected"].contains(&s)
+        {
+            return Err(RegistryError::invalid(
+                "status",
+                format!("`{s}` is not one of pending, approved, rejected"),
+            ));
+        }
+        let mut conn = self.db.pool().acquire().await?;
+        self.tenant_exists(&mut conn, tenant).await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM approvals WHERE tenant = $1 ORDER BY requested_at DESC, id"
+        )))
+        .bind(tenant)
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut out = Vec::new();
+        for row in &rows {
+            let a = approval_from_row(row)?;
+            if status.is_none_or(|s| s == a.status) {
+                out.push(a);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Decide a pending request (the tenant's director). The host then
+    /// tells the component.
+    pub async fn decide(
+        &self,
+        actor: &Principal,
+        tenant: &str,
+        id: &str,
+        answer: Answer,
+    ) -> Result<Approval, RegistryError> {
+        actor.require_tenant(tenant, &[Role::Director], "decide approval requests")?;
+        let approved = answer.decision == crate::versions::Decision::Approve;
+        let reason = answer
+            .reason
+            .map(|r| r.trim().to_owned())
+            .filter(|r| !r.is_empty());
+        if !approved && reason.is_none() {
+            return Err(RegistryError::invalid(
+                "reason",
+                "a rejection needs a reason",
+            ));
+        }
+        let mut change = Change::begin(&self.db, actor).await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM approvals WHERE tenant = $1 AND id = $2"
+        )))
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(change.conn())
+        .await?
+        .ok_or_else(|| RegistryError::not_found("approval", format!("{tenant}/{id}")))?;
+        let before = approval_from_row(&row)?;
+        if before.status != "pending" {
+            return Err(RegistryError::conflict(
+                "already-decided",
+                format!("approval {id} was {} already", before.status),
+            ));
+        }
+        let after = Approval {
+            status: if approved { "approved" } else { "rejected" }.to_owned(),
+            decided_by: Some(actor.name.clone()),
+            decided_at: Some(now_ms()),
+            reason,
+            ..before.clone()
+        };
+        sqlx::query(
+            "UPDATE approvals SET status = $1, decided_by = $2, decided_at = $3, reason = $4 \
+             WHERE tenant = $5 AND id = $6",
+        )
+        .bind(&after.status)
+        .bind(&after.decided_by)
+        .bind(after.decided_at)
+        .bind(&after.reason)
+        .bind(tenant)
+        .bind(id)
+        .execute(change.conn())
+        .await?;
+        change
+            .record(
+                &format!("approval.{}", if approved { "approve" } else { "reject" }),
+                &format!("{}/{id}", before.component),
+                Some(tenant),
+                &serde_json::json!({"status": before.status, "subject": before.subject}),
+                &serde_json::json!({"status": after.status, "reason": after.reason}),
+            )
+            .await?;
+        change.commit().await?;
+        Ok(after)
+    }
+}

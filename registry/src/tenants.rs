@@ -1,0 +1,141 @@
+//! Tenants: the companies that install and call components.
+
+use serde::{Deserialize, Serialize};
+use sqlx::{AnyConnection, Row};
+
+use crate::accounts::{Principal, Role};
+use crate::audit::Change;
+use crate::{RegistryError, now_ms};
+
+/// A tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Tenant {
+    /// Id used in URLs: lowercase letters, digits, dashes.
+    pub name: String,
+    /// Display name.
+    pub title: String,
+    /// Milliseconds since the Unix epoch.
+    pub created_at: i64,
+}
+
+/// What a new tenant needs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewTenant {
+    /// Id used in URLs.
+    pub name: String,
+    /// Display name; the id when absent.
+    #[serde(default)]
+    pub title: Option<String>,
+}
+
+pub(crate) fn valid_slug(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+}
+
+impl crate::Registry {
+    /// Create a tenant (operators).
+    pub async fn create_tenant(
+        &self,
+        actor: &Principal,
+        new: NewTenant,
+    ) -> Result<Tenant, RegistryError> {
+        actor.require(&[Role::Operator], "create tenants")?;
+        if !valid_slug(&new.name) {
+            return Err(RegistryError::invalid(
+                "name",
+                format!(
+                    "`{}` must be 1-64 lowercase letters, digits and dashes",
+                    new.name
+                ),
+            ));
+        }
+        let mut change = Change::begin(&self.db, actor).await?;
+        if sqlx::query("SELECT 1 FROM tenants WHERE name = $1")
+            .bind(&new.name)
+            .fetch_optional(change.conn())
+            .await?
+            .is_some()
+        {
+            return Err(RegistryError::conflict(
+                "tenant-exists",
+                format!("tenant `{}` exists already", new.name),
+            ));
+        }
+        let tenant = Tenant {
+            title: new.title.unwrap_or_else(|| new.name.clone()),
+            name: new.name,
+            created_at: now_ms(),
+        };
+        sqlx::query("INSERT INTO tenants (name, title, created_at) VALUES ($1, $2, $3)")
+            .bind(&tenant.name)
+            .bind(&tenant.title)
+            .bind(tenant.created_at)
+            .execute(change.conn())
+            .await?;
+        change
+            .record(
+                "tenant.create",
+                &tenant.name,
+                Some(&tenant.name),
+                &serde_json::Value::Null,
+                &serde_json::to_value(&tenant).unwrap_or_default(),
+            )
+            .await?;
+        change.commit().await?;
+        Ok(tenant)
+    }
+
+    /// Every tenant (operators).
+    pub async fn tenants(&self, actor: &Principal) -> Result<Vec<Tenant>, RegistryError> {
+        actor.require(&[Role::Operator], "list tenants")?;
+        let rows = sqlx::query("SELECT name, title, created_at FROM tenants ORDER BY name")
+            .fetch_all(self.db.pool())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Tenant {
+                    name: r.try_get(0)?,
+                    title: r.try_get(1)?,
+                    created_at: r.try_get(2)?,
+                })
+            })
+            .collect()
+    }
+
+    /// One tenant (operators, and its own directors and reps).
+    pub async fn tenant(&self, actor: &Principal, name: &str) -> Result<Tenant, RegistryError> {
+        actor.require_tenant(
+            name,
+            &[Role::Operator, Role::Director, Role::Rep],
+            "read this tenant",
+        )?;
+        let r = sqlx::query("SELECT name, title, created_at FROM tenants WHERE name = $1")
+            .bind(name)
+            .fetch_optional(self.db.pool())
+            .await?
+            .ok_or_else(|| RegistryError::not_found("tenant", name))?;
+        Ok(Tenant {
+            name: r.try_get(0)?,
+            title: r.try_get(1)?,
+            created_at: r.try_get(2)?,
+        })
+    }
+
+    pub(crate) async fn tenant_exists(
+        &self,
+        conn: &mut AnyConnection,
+        name: &str,
+    ) -> Result<(), RegistryError> {
+        sqlx::query("SELECT 1 FROM tenants WHERE name = $1")
+            .bind(name)
+            .fetch_optional(conn)
+            .await?
+            .map(|_| ())
+            .ok_or_else(|| RegistryError::not_found("tenant", name))
+    }
+}
