@@ -36,6 +36,8 @@ pub mod http;
 pub mod imports;
 pub mod kind;
 pub mod limits;
+pub mod marketplace;
+pub mod metrics;
 pub mod runtime;
 pub mod sandbox;
 pub mod signature;

@@ -57,6 +57,7 @@ impl Install {
 }
 
 /// Enabling a package for a tenant.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewInstall {
@@ -81,6 +82,7 @@ pub struct NewInstall {
 }
 
 /// Changing an install in place.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InstallUpdate {
@@ -96,6 +98,7 @@ pub struct InstallUpdate {
 }
 
 /// Moving an install to a newer version.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpgradeRequest {

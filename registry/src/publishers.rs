@@ -63,6 +63,7 @@ pub struct PublisherKey {
 }
 
 /// A key to register.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewKey {

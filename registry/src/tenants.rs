@@ -19,6 +19,7 @@ pub struct Tenant {
 }
 
 /// What a new tenant needs.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewTenant {

@@ -43,6 +43,11 @@ impl VersionState {
         }
     }
 
+    /// Parse a state given as a filter.
+    pub fn parse_filter(s: &str) -> Result<Self, RegistryError> {
+        Self::parse(s)
+    }
+
     pub(crate) fn parse(s: &str) -> Result<Self, RegistryError> {
         match s {
             "submitted" => Ok(VersionState::Submitted),
@@ -168,6 +173,7 @@ pub struct Upload {
 }
 
 /// A reviewer's decision.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Decision {

@@ -6,7 +6,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::InvokeError;
+use mercato_registry::{PackageError, RegistryError};
+
+use crate::marketplace::MarketError;
+use crate::{InvokeError, LoadError};
 
 /// An error reply.
 #[derive(Debug)]
@@ -103,6 +106,94 @@ impl From<InvokeError> for ApiError {
             reply.details = Some(json!({ "limit": limit }));
         }
         reply
+    }
+}
+
+impl From<RegistryError> for ApiError {
+    fn from(e: RegistryError) -> Self {
+        let status = match &e {
+            RegistryError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            RegistryError::Forbidden(_) | RegistryError::Untrusted { .. } => StatusCode::FORBIDDEN,
+            RegistryError::NotFound { .. } => StatusCode::NOT_FOUND,
+            RegistryError::Conflict { .. } => StatusCode::CONFLICT,
+            RegistryError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            RegistryError::Package(PackageError::NotAPackage | PackageError::Truncated(_)) => {
+                StatusCode::BAD_REQUEST
+            }
+            RegistryError::Invalid { .. } | RegistryError::Package(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            RegistryError::Storage(_) | RegistryError::Corrupt(_) => {
+                tracing::error!(error = %e, "registry failed");
+                return ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error; see the host's log",
+                );
+            }
+        };
+        let mut reply = ApiError::new(status, e.code(), e.to_string());
+        if let RegistryError::Invalid { field, .. } = &e {
+            reply.details = Some(json!({ "fields": [{ "field": field, "message": e.to_string() }] }));
+        }
+        reply
+    }
+}
+
+impl From<LoadError> for ApiError {
+    fn from(e: LoadError) -> Self {
+        let (status, code) = match &e {
+            LoadError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too-large"),
+            LoadError::NotWasm => (StatusCode::UNPROCESSABLE_ENTITY, "not-a-component"),
+            LoadError::CoreModule => (StatusCode::UNPROCESSABLE_ENTITY, "core-module"),
+            LoadError::UnsupportedWit { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "unsupported-wit"),
+            LoadError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-component"),
+            LoadError::UnknownImport(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unknown-import"),
+            LoadError::WrongWorld { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "wrong-world"),
+            LoadError::Cache(_) => {
+                tracing::error!(error = %e, "compile cache failed");
+                return ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error; see the host's log",
+                );
+            }
+        };
+        ApiError::new(status, code, e.to_string())
+    }
+}
+
+impl From<MarketError> for ApiError {
+    fn from(e: MarketError) -> Self {
+        match e {
+            MarketError::Registry(e) => e.into(),
+            MarketError::Load(e) => e.into(),
+            MarketError::Invoke(e) => e.into(),
+            MarketError::Settings(fields) => {
+                let message = MarketError::Settings(fields.clone()).to_string();
+                let mut reply =
+                    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-settings", message);
+                reply.details = Some(json!({ "fields": fields }));
+                reply
+            }
+            e @ MarketError::LimitsAboveCaps(_) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "limits-above-caps", e.to_string())
+            }
+            e @ MarketError::Disabled { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "component-disabled", e.to_string())
+            }
+            e @ MarketError::HostOnly(_) => {
+                ApiError::new(StatusCode::FORBIDDEN, "host-only", e.to_string())
+            }
+            MarketError::Internal(message) => {
+                tracing::error!(%message, "internal failure");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error; see the host's log",
+                )
+            }
+        }
     }
 }
 

@@ -1,43 +1,50 @@
-//! Listing a tenant's components and calling them.
+//! A tenant's callable components, and calling them.
 
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::extract::rejection::JsonRejection;
+use mercato_registry::Role;
 use serde_json::{Value, json};
 
-use super::{ApiError, AppState};
+use super::{ApiError, Caller};
+use crate::marketplace::Marketplace;
 use crate::signature;
 
-/// `GET /v1/tenants/{tenant}/components`
-pub async fn list(
-    State(state): State<Arc<AppState>>,
-    Path(tenant): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let components = state
-        .tenants
-        .get(&tenant)
-        .ok_or_else(|| ApiError::not_found("unknown-tenant", format!("no tenant `{tenant}`")))?;
-    let list: Vec<Value> = components
+type Market = State<Arc<Marketplace>>;
+
+/// The tenant's enabled components (its directors and reps, operators).
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/components", tag = "components",
+    params(("tenant" = String, Path)),
+    responses((status = 200, description = "`{\"components\": [{id, package, version, kind, enabled}]}`", body = Value),
+              (status = 403, description = "Another tenant's account", body = super::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list(State(m): Market, Caller(me): Caller, Path(tenant): Path<String>) -> Result<Json<Value>, ApiError> {
+    let installs = m.registry().installs(&me, &tenant).await?;
+    let list: Vec<Value> = installs
         .iter()
-        .map(|(id, i)| {
-            json!({"id": id, "name": i.name, "kind": i.component.kind(), "digest": i.component.digest()})
-        })
+        .filter(|i| i.enabled || me.role != Role::Rep)
+        .map(|i| json!({"id": i.id, "package": i.package, "version": i.version, "enabled": i.enabled}))
         .collect();
     Ok(Json(json!({ "components": list })))
 }
 
-/// `GET /v1/tenants/{tenant}/components/{component}`
-pub async fn describe(
-    State(state): State<Arc<AppState>>,
-    Path((tenant, component)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
-    let installed = state.installed(&tenant, &component)?;
-    let functions: Vec<Value> = installed
+/// One component: its kind, version, permissions, limits and every function
+/// with its parameters and result in WIT notation.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/components/{component}", tag = "components",
+    params(("tenant" = String, Path), ("component" = String, Path, description = "Install id")),
+    responses((status = 200, description = "The component and its functions", body = Value),
+              (status = 404, description = "Not installed", body = super::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn describe(State(m): Market, Caller(me): Caller, Path((tenant, component)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
+    me.require_tenant(&tenant, &[Role::Operator, Role::Director, Role::Rep], "read components")?;
+    let active = m.active(&tenant, &component).await?;
+    let functions: Vec<Value> = active
         .component
         .functions()
+        .filter(|f| !["validate-settings", "approval-decided"].contains(&f.name.as_str()))
         .map(|f| {
             let params: Vec<Value> = f
                 .params
@@ -50,19 +57,35 @@ pub async fn describe(
         .collect();
     Ok(Json(json!({
         "id": component,
-        "name": installed.name,
-        "kind": installed.component.kind(),
-        "digest": installed.component.digest(),
-        "permissions": installed.grants,
-        "limits": installed.limits,
+        "package": active.install.package,
+        "version": active.install.version,
+        "enabled": active.install.enabled,
+        "kind": active.component.kind(),
+        "digest": active.component.digest(),
+        "permissions": active.call.grants,
+        "limits": active.limits,
         "functions": functions,
     })))
 }
 
-/// `POST /v1/tenants/{tenant}/components/{component}/{function}` with a JSON
-/// object of the function's parameters; replies with its result.
+/// Call a function: the body is a JSON object keyed by the WIT function's
+/// parameter names, the reply its result (a `result<T, error>` unwraps to T,
+/// or to the error envelope with the component's error).
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/components/{component}/{function}", tag = "components",
+    params(("tenant" = String, Path), ("component" = String, Path, description = "Install id"),
+           ("function" = String, Path, description = "WIT function name, e.g. `book`")),
+    request_body(content = Value, description = "Arguments keyed by parameter name"),
+    responses((status = 200, description = "The function's result", body = Value),
+              (status = 400, description = "Arguments do not fit the parameters (the path is named)", body = super::ErrorBody),
+              (status = 403, description = "Not this tenant's director or rep", body = super::ErrorBody),
+              (status = 404, description = "No such component or function; or the component's `not-found`", body = super::ErrorBody),
+              (status = 409, description = "Disabled; or the component's `conflict`", body = super::ErrorBody),
+              (status = 422, description = "The component refused the input (fields named)", body = super::ErrorBody),
+              (status = 502, description = "The component ran into a limit, a permission or a fault", body = super::ErrorBody)),
+    security(("bearer" = [])))]
 pub async fn call(
-    State(state): State<Arc<AppState>>,
+    State(m): Market,
+    Caller(me): Caller,
     Path((tenant, component, function)): Path<(String, String, String)>,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
@@ -70,32 +93,11 @@ pub async fn call(
         ApiError::new(
             StatusCode::BAD_REQUEST,
             "bad-json",
-            format!("the body must be a JSON object: {e}"),
+            format!("the body must be a JSON object: {}", e.body_text()),
         )
     })?;
-    let installed = state.installed(&tenant, &component)?.clone();
-    let call = state.call_context(&tenant, &installed);
-    let runtime = state.runtime.clone();
-    let outcome = tokio::task::spawn_blocking(move || {
-        runtime.invoke_json(
-            &installed.component,
-            &call,
-            &installed.limits,
-            &function,
-            &args,
-        )
-    })
-    .await
-    .map_err(|e| {
-        tracing::error!(error = %e, "invocation thread failed");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "internal error; see the host's log",
-        )
-    })??;
+    let outcome = m.invoke(&me, &tenant, &component, &function, args).await?;
     let result = outcome.json();
-    // A `result<T, error>` reply unwraps to T, or to the error envelope.
     match result.as_object().filter(|o| o.len() == 1) {
         Some(o) if o.contains_key("ok") => Ok((StatusCode::OK, Json(o["ok"].clone()))),
         Some(o) if o.contains_key("err") => Err(ApiError::from_component(&o["err"])),

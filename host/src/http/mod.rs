@@ -1,80 +1,167 @@
-//! The HTTP layer, kept thin: it parses, calls the runtime on a blocking
-//! thread, and maps typed errors to status codes and
-//! `{"error": {"code", "message"}}` bodies. All routes are in [`app`].
+//! The HTTP API, kept thin: it authenticates, parses, calls the marketplace
+//! (registry and runtime) and maps typed errors to status codes and
+//! `{"error": {"code", "message"}}` bodies. Every route is in [`app`], and
+//! every route is registered through its OpenAPI description, so
+//! `/v1/openapi.json` cannot miss one.
 
+mod admin;
+mod auth;
+mod body;
 mod error;
+mod inbox;
+mod installs;
 mod invoke;
+mod packages;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::{CallContext, Grants, Limits, LoadedComponent, Runtime};
-
+pub use auth::Caller;
+pub use body::Body;
 pub use error::ApiError;
 
-/// A component a tenant can call, with what it was granted.
-#[derive(Debug, Clone)]
-pub struct Installed {
-    /// `publisher/name`.
-    pub name: String,
-    /// The loaded component.
-    pub component: Arc<LoadedComponent>,
-    /// Its granted permissions.
-    pub grants: Grants,
-    /// The tenant's settings (JSON object).
-    pub settings: Arc<str>,
-    /// Its limits.
-    pub limits: Limits,
+use crate::marketplace::Marketplace;
+
+/// The error envelope every refusal uses.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    error: ErrorDetail,
 }
 
-/// What the handlers share.
-#[derive(Debug)]
-pub struct AppState {
-    /// The runtime.
-    pub runtime: Arc<Runtime>,
-    /// Tenant → component short name (`livestream-booking`) → installation.
-    pub tenants: BTreeMap<String, BTreeMap<String, Installed>>,
+/// What went wrong.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, kebab-case (`forbidden`, `revoked-key`, `invalid-settings`).
+    code: String,
+    /// For people: names what was wrong.
+    message: String,
+    /// For some codes: `fields` (each `{field, message}`) or the `limit` hit.
+    #[schema(value_type = Option<Object>)]
+    details: Option<serde_json::Value>,
 }
 
-impl AppState {
-    fn installed(&self, tenant: &str, component: &str) -> Result<&Installed, ApiError> {
-        let components = self.tenants.get(tenant).ok_or_else(|| {
-            ApiError::not_found("unknown-tenant", format!("no tenant `{tenant}`"))
-        })?;
-        components.get(component).ok_or_else(|| {
-            ApiError::not_found(
-                "unknown-component",
-                format!("tenant `{tenant}` has no component `{component}` installed"),
-            )
-        })
-    }
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Mercato",
+        description = "Marketplace and sandboxed runtime for sales components. Every route under \
+                       /v1 takes `Authorization: Bearer <token>`; errors are \
+                       `{\"error\": {\"code\", \"message\"}}`.",
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "components", description = "Calling a tenant's components"),
+        (name = "installs", description = "Directors enabling, configuring, upgrading, rolling back"),
+        (name = "approvals", description = "A tenant's approvals inbox"),
+        (name = "packages", description = "Publishing and reviewing versions; the catalog"),
+        (name = "publishers", description = "Publishers and signing keys"),
+        (name = "tenants", description = "Tenants"),
+        (name = "accounts", description = "Accounts and tokens"),
+        (name = "audit", description = "The hash-chained audit log"),
+        (name = "operations", description = "Health and metrics"),
+    )
+)]
+struct ApiDoc;
 
-    fn call_context(&self, tenant: &str, installed: &Installed) -> Arc<CallContext> {
-        Arc::new(CallContext {
-            scope: mercato_registry::Scope::new(tenant, installed.name.clone()),
-            grants: installed.grants.clone(),
-            settings: installed.settings.clone(),
-            track_events: true,
-        })
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("mrc_…")
+                    .build(),
+            ),
+        );
     }
+}
+
+/// Liveness.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "`ok`", body = String)))]
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Invocation metrics in Prometheus text format.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition", body = String)))]
+async fn metrics(State(m): State<Arc<Marketplace>>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        m.metrics().render(),
+    )
+}
+
+/// The router and the OpenAPI document describing it, built together.
+fn documented() -> (Router<Arc<Marketplace>>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(healthz))
+        .routes(routes!(metrics))
+        .routes(routes!(admin::me))
+        .routes(routes!(admin::create_tenant, admin::tenants))
+        .routes(routes!(admin::tenant))
+        .routes(routes!(admin::create_account, admin::accounts))
+        .routes(routes!(admin::issue_token))
+        .routes(routes!(admin::revoke_token))
+        .routes(routes!(admin::create_publisher, admin::publishers))
+        .routes(routes!(admin::keys, admin::register_key))
+        .routes(routes!(admin::rotate_key))
+        .routes(routes!(admin::revoke_key))
+        .routes(routes!(packages::upload, packages::list))
+        .routes(routes!(packages::get))
+        .routes(routes!(packages::review))
+        .routes(routes!(packages::yank))
+        .routes(routes!(packages::catalog))
+        .routes(routes!(installs::list, installs::create))
+        .routes(routes!(installs::get, installs::update, installs::remove))
+        .routes(routes!(installs::upgrade))
+        .routes(routes!(installs::accept))
+        .routes(routes!(installs::rollback))
+        .routes(routes!(invoke::list))
+        .routes(routes!(invoke::describe))
+        .routes(routes!(invoke::call))
+        .routes(routes!(inbox::list))
+        .routes(routes!(inbox::decide))
+        .routes(routes!(inbox::entries))
+        .routes(routes!(inbox::verify))
+        .split_for_parts()
+}
+
+/// The OpenAPI document of every route.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    documented().1
 }
 
 /// Every route.
-pub fn app(state: Arc<AppState>) -> Router {
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/v1/tenants/{tenant}/components", get(invoke::list))
+pub fn app(market: Arc<Marketplace>) -> Router {
+    let (router, doc) = documented();
+    let doc = Arc::new(doc);
+    router
         .route(
-            "/v1/tenants/{tenant}/components/{component}",
-            get(invoke::describe),
+            "/v1/openapi.json",
+            axum::routing::get(move || {
+                let doc = doc.clone();
+                async move { axum::Json(doc.as_ref().clone()) }
+            }),
         )
-        .route(
-            "/v1/tenants/{tenant}/components/{component}/{function}",
-            post(invoke::call),
-        )
+        // Packages are the largest bodies; the upload handler turns a body
+        // over the limit into a `too-large` error naming the cap.
+        .layer(DefaultBodyLimit::max(
+            mercato_registry::versions::MAX_PACKAGE_BYTES,
+        ))
         .fallback(|| async { ApiError::not_found("no-route", "no such route".to_owned()) })
-        .with_state(state)
+        .with_state(market)
 }

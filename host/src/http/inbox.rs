@@ -1,0 +1,84 @@
+//! The approvals inbox of a tenant, and the audit log.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use mercato_registry::Role;
+use mercato_registry::audit;
+use mercato_registry::inbox::Answer;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiError, Body, Caller};
+use crate::marketplace::Marketplace;
+
+type Market = State<Arc<Marketplace>>;
+type Reply = Result<Json<Value>, ApiError>;
+
+/// Filter for the inbox.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct InboxFilter {
+    /// `pending`, `approved` or `rejected`.
+    status: Option<String>,
+}
+
+/// Approval requests components of this tenant raised (its director,
+/// operators).
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/approvals", tag = "approvals", params(("tenant" = String, Path), InboxFilter),
+    responses((status = 200, description = "`{\"approvals\": [...]}`, newest first", body = Value),
+              (status = 403, description = "Not this tenant's director", body = super::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list(State(m): Market, Caller(me): Caller, Path(tenant): Path<String>, Query(f): Query<InboxFilter>) -> Reply {
+    Ok(Json(json!({ "approvals": m.registry().approvals(&me, &tenant, f.status.as_deref()).await? })))
+}
+
+/// Decide a pending request (the tenant's director); the component that
+/// asked is told at once.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/approvals/{id}/decide", tag = "approvals", request_body = Answer,
+    params(("tenant" = String, Path), ("id" = String, Path)),
+    responses((status = 200, description = "`{\"approval\": {...}, \"component\": <the component's reply or null>}`", body = Value),
+              (status = 409, description = "Decided already", body = super::ErrorBody),
+              (status = 422, description = "A rejection without a reason", body = super::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn decide(State(m): Market, Caller(me): Caller, Path((tenant, id)): Path<(String, String)>, Body(answer): Body<Answer>) -> Reply {
+    let (approval, reply) = m.decide(&me, &tenant, &id, answer).await?;
+    Ok(Json(json!({ "approval": approval, "component": reply })))
+}
+
+/// Paging through the audit log.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct AuditFilter {
+    /// Only entries about this tenant (directors must give their own).
+    tenant: Option<String>,
+    /// Entries after this sequence number (default 0).
+    after: Option<i64>,
+    /// At most this many (default 100, at most 1000).
+    limit: Option<i64>,
+}
+
+/// Audit entries, oldest first (operators and reviewers: all; directors:
+/// their tenant's).
+#[utoipa::path(get, path = "/v1/audit", tag = "audit", params(AuditFilter),
+    responses((status = 200, description = "`{\"entries\": [...]}`", body = Value),
+              (status = 403, description = "Not allowed", body = super::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn entries(State(m): Market, Caller(me): Caller, Query(f): Query<AuditFilter>) -> Reply {
+    match &f.tenant {
+        Some(t) => me.require_tenant(t, &[Role::Operator, Role::Reviewer, Role::Director], "read the audit log")?,
+        None => me.require(&[Role::Operator, Role::Reviewer], "read the whole audit log")?,
+    }
+    let limit = f.limit.unwrap_or(100).clamp(1, 1000);
+    let entries = audit::list(m.registry().database(), f.tenant.as_deref(), f.after.unwrap_or(0), limit).await?;
+    Ok(Json(json!({ "entries": entries })))
+}
+
+/// Walk the whole hash chain (operators, reviewers).
+#[utoipa::path(get, path = "/v1/audit/verify", tag = "audit",
+    responses((status = 200, description = "`{\"ok\", \"entries\", \"head\", \"problems\": [...]}`", body = Value)),
+    security(("bearer" = [])))]
+pub async fn verify(State(m): Market, Caller(me): Caller) -> Reply {
+    me.require(&[Role::Operator, Role::Reviewer], "verify the audit log")?;
+    let report = audit::verify(m.registry().database()).await?;
+    Ok(Json(json!({ "ok": report.ok(), "entries": report.entries, "head": report.head, "problems": report.problems })))
+}
