@@ -344,7 +344,11 @@ impl Marketplace {
     ) -> Result<Install, MarketError> {
         if let Some(settings) = &update.settings {
             let install = self.registry.install_of(actor, tenant, id).await?;
-            actor.require_tenant(tenant, &[Role::Operator, Role::Director], "change components")?;
+            actor.require_tenant(
+                tenant,
+                &[Role::Operator, Role::Director],
+                "change components",
+            )?;
             let component = self.component(&install.package, &install.version).await?;
             self.validate_settings(component, tenant, id, settings)
                 .await?;
@@ -527,7 +531,10 @@ impl Marketplace {
         approval: &str,
         answer: Answer,
     ) -> Result<(Approval, Option<Value>), MarketError> {
-        let decided = self.registry.decide(actor, tenant, approval, answer).await?;
+        let decided = self
+            .registry
+            .decide(actor, tenant, approval, answer)
+            .await?;
         self.forget();
         let Ok(active) = self.active(tenant, &decided.component).await else {
             return Ok((decided, None));

@@ -36,7 +36,11 @@ pub async fn me(Caller(me): Caller) -> Reply {
               (status = 403, description = "Not an operator", body = super::ErrorBody),
               (status = 409, description = "The tenant exists", body = super::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn create_tenant(State(m): Market, Caller(me): Caller, Body(new): Body<NewTenant>) -> Created {
+pub async fn create_tenant(
+    State(m): Market,
+    Caller(me): Caller,
+    Body(new): Body<NewTenant>,
+) -> Created {
     let tenant = m.registry().create_tenant(&me, new).await?;
     m.forget();
     Ok((StatusCode::CREATED, to_json(tenant)))
@@ -70,10 +74,17 @@ pub async fn tenant(State(m): Market, Caller(me): Caller, Path(tenant): Path<Str
               (status = 409, description = "The name is taken", body = super::ErrorBody),
               (status = 422, description = "A field is invalid (named)", body = super::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn create_account(State(m): Market, Caller(me): Caller, Body(new): Body<NewAccount>) -> Created {
+pub async fn create_account(
+    State(m): Market,
+    Caller(me): Caller,
+    Body(new): Body<NewAccount>,
+) -> Created {
     let (account, token) = m.registry().create_account(&me, new).await?;
     m.forget();
-    Ok((StatusCode::CREATED, Json(json!({ "account": account, "token": token }))))
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "account": account, "token": token })),
+    ))
 }
 
 /// Filter for the account list.
@@ -88,8 +99,14 @@ pub struct AccountFilter {
     responses((status = 200, description = "`{\"accounts\": [...]}`", body = Value),
               (status = 403, description = "Not allowed", body = super::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn accounts(State(m): Market, Caller(me): Caller, Query(f): Query<AccountFilter>) -> Reply {
-    Ok(Json(json!({ "accounts": m.registry().accounts(&me, f.tenant.as_deref()).await? })))
+pub async fn accounts(
+    State(m): Market,
+    Caller(me): Caller,
+    Query(f): Query<AccountFilter>,
+) -> Reply {
+    Ok(Json(
+        json!({ "accounts": m.registry().accounts(&me, f.tenant.as_deref()).await? }),
+    ))
 }
 
 /// A new token's label.
@@ -107,7 +124,12 @@ pub struct NewToken {
     responses((status = 201, description = "`{\"id\", \"token\", \"account\"}`; the token is shown only once", body = Value),
               (status = 403, description = "Another account's, and not an operator", body = super::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn issue_token(State(m): Market, Caller(me): Caller, Path(name): Path<String>, Body(new): Body<NewToken>) -> Created {
+pub async fn issue_token(
+    State(m): Market,
+    Caller(me): Caller,
+    Path(name): Path<String>,
+    Body(new): Body<NewToken>,
+) -> Created {
     let label = new.label.unwrap_or_else(|| "token".to_owned());
     let token = m.registry().issue_token(&me, &name, &label).await?;
     m.forget();
@@ -120,7 +142,11 @@ pub async fn issue_token(State(m): Market, Caller(me): Caller, Path(name): Path<
     responses((status = 204, description = "Revoked"),
               (status = 404, description = "No such token", body = super::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn revoke_token(State(m): Market, Caller(me): Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn revoke_token(
+    State(m): Market,
+    Caller(me): Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     m.registry().revoke_token(&me, &id).await?;
     m.forget();
     Ok(StatusCode::NO_CONTENT)
@@ -139,7 +165,11 @@ pub struct NewPublisher {
     responses((status = 201, description = "Created", body = Value),
               (status = 403, description = "Not an operator", body = super::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn create_publisher(State(m): Market, Caller(me): Caller, Body(new): Body<NewPublisher>) -> Created {
+pub async fn create_publisher(
+    State(m): Market,
+    Caller(me): Caller,
+    Body(new): Body<NewPublisher>,
+) -> Created {
     m.registry().create_publisher(&me, &new.name).await?;
     m.forget();
     Ok((StatusCode::CREATED, Json(json!({ "name": new.name }))))
@@ -150,7 +180,9 @@ pub async fn create_publisher(State(m): Market, Caller(me): Caller, Body(new): B
     responses((status = 200, description = "`{\"publishers\": [...]}`", body = Value)),
     security(("bearer" = [])))]
 pub async fn publishers(State(m): Market, Caller(_): Caller) -> Reply {
-    Ok(Json(json!({ "publishers": m.registry().publishers().await? })))
+    Ok(Json(
+        json!({ "publishers": m.registry().publishers().await? }),
+    ))
 }
 
 /// A publisher's keys with their state (active, retired, revoked).
@@ -159,7 +191,9 @@ pub async fn publishers(State(m): Market, Caller(_): Caller) -> Reply {
     responses((status = 200, description = "`{\"keys\": [...]}`", body = Value)),
     security(("bearer" = [])))]
 pub async fn keys(State(m): Market, Caller(_): Caller, Path(publisher): Path<String>) -> Reply {
-    Ok(Json(json!({ "keys": m.registry().keys(&publisher).await? })))
+    Ok(Json(
+        json!({ "keys": m.registry().keys(&publisher).await? }),
+    ))
 }
 
 /// Register a signing key (the publisher's developers, operators).
@@ -169,7 +203,12 @@ pub async fn keys(State(m): Market, Caller(_): Caller, Path(publisher): Path<Str
               (status = 403, description = "Another publisher's developer", body = super::ErrorBody),
               (status = 422, description = "Not an ed25519 public key", body = super::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn register_key(State(m): Market, Caller(me): Caller, Path(publisher): Path<String>, Body(new): Body<NewKey>) -> Created {
+pub async fn register_key(
+    State(m): Market,
+    Caller(me): Caller,
+    Path(publisher): Path<String>,
+    Body(new): Body<NewKey>,
+) -> Created {
     let key = m.registry().register_key(&me, &publisher, new).await?;
     m.forget();
     Ok((StatusCode::CREATED, to_json(key)))
@@ -181,8 +220,16 @@ pub async fn register_key(State(m): Market, Caller(me): Caller, Path(publisher):
     responses((status = 201, description = "The new key", body = Value),
               (status = 409, description = "The key is not active", body = super::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn rotate_key(State(m): Market, Caller(me): Caller, Path((publisher, key_id)): Path<(String, String)>, Body(new): Body<NewKey>) -> Created {
-    let key = m.registry().rotate_key(&me, &publisher, &key_id, new).await?;
+pub async fn rotate_key(
+    State(m): Market,
+    Caller(me): Caller,
+    Path((publisher, key_id)): Path<(String, String)>,
+    Body(new): Body<NewKey>,
+) -> Created {
+    let key = m
+        .registry()
+        .rotate_key(&me, &publisher, &key_id, new)
+        .await?;
     m.forget();
     Ok((StatusCode::CREATED, to_json(key)))
 }
@@ -193,7 +240,11 @@ pub async fn rotate_key(State(m): Market, Caller(me): Caller, Path((publisher, k
     responses((status = 200, description = "The revoked key", body = Value),
               (status = 409, description = "Revoked already", body = super::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn revoke_key(State(m): Market, Caller(me): Caller, Path((publisher, key_id)): Path<(String, String)>) -> Reply {
+pub async fn revoke_key(
+    State(m): Market,
+    Caller(me): Caller,
+    Path((publisher, key_id)): Path<(String, String)>,
+) -> Reply {
     let key = m.registry().revoke_key(&me, &publisher, &key_id).await?;
     m.forget();
     Ok(to_json(key))

@@ -22,7 +22,11 @@ impl FromRequestParts<Arc<Marketplace>> for Caller {
         market: &Arc<Marketplace>,
     ) -> Result<Self, Self::Rejection> {
         let unauthenticated = |message: &str| {
-            ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", message.to_owned())
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                message.to_owned(),
+            )
         };
         let header = parts
             .headers
@@ -35,9 +39,7 @@ impl FromRequestParts<Arc<Marketplace>> for Caller {
             .ok()
             .and_then(|h| h.strip_prefix("Bearer "))
             .map(str::trim)
-            .ok_or_else(|| {
-                unauthenticated("the Authorization header must be `Bearer <token>`")
-            })?;
+            .ok_or_else(|| unauthenticated("the Authorization header must be `Bearer <token>`"))?;
         Ok(Caller(market.authenticate(token).await?))
     }
 }

@@ -25,7 +25,10 @@ where
             Err(JsonRejection::JsonDataError(e)) => Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid-input",
-                format!("the body does not have the expected fields: {}", e.body_text()),
+                format!(
+                    "the body does not have the expected fields: {}",
+                    e.body_text()
+                ),
             )),
             Err(e) => Err(ApiError::new(
                 StatusCode::BAD_REQUEST,

@@ -134,7 +134,8 @@ impl From<RegistryError> for ApiError {
         };
         let mut reply = ApiError::new(status, e.code(), e.to_string());
         if let RegistryError::Invalid { field, .. } = &e {
-            reply.details = Some(json!({ "fields": [{ "field": field, "message": e.to_string() }] }));
+            reply.details =
+                Some(json!({ "fields": [{ "field": field, "message": e.to_string() }] }));
         }
         reply
     }
@@ -146,7 +147,9 @@ impl From<LoadError> for ApiError {
             LoadError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too-large"),
             LoadError::NotWasm => (StatusCode::UNPROCESSABLE_ENTITY, "not-a-component"),
             LoadError::CoreModule => (StatusCode::UNPROCESSABLE_ENTITY, "core-module"),
-            LoadError::UnsupportedWit { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "unsupported-wit"),
+            LoadError::UnsupportedWit { .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "unsupported-wit")
+            }
             LoadError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-component"),
             LoadError::UnknownImport(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unknown-import"),
             LoadError::WrongWorld { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "wrong-world"),
@@ -171,14 +174,19 @@ impl From<MarketError> for ApiError {
             MarketError::Invoke(e) => e.into(),
             MarketError::Settings(fields) => {
                 let message = MarketError::Settings(fields.clone()).to_string();
-                let mut reply =
-                    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-settings", message);
+                let mut reply = ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid-settings",
+                    message,
+                );
                 reply.details = Some(json!({ "fields": fields }));
                 reply
             }
-            e @ MarketError::LimitsAboveCaps(_) => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "limits-above-caps", e.to_string())
-            }
+            e @ MarketError::LimitsAboveCaps(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "limits-above-caps",
+                e.to_string(),
+            ),
             e @ MarketError::Disabled { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "component-disabled", e.to_string())
             }

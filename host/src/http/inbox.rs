@@ -29,8 +29,15 @@ pub struct InboxFilter {
     responses((status = 200, description = "`{\"approvals\": [...]}`, newest first", body = Value),
               (status = 403, description = "Not this tenant's director", body = super::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn list(State(m): Market, Caller(me): Caller, Path(tenant): Path<String>, Query(f): Query<InboxFilter>) -> Reply {
-    Ok(Json(json!({ "approvals": m.registry().approvals(&me, &tenant, f.status.as_deref()).await? })))
+pub async fn list(
+    State(m): Market,
+    Caller(me): Caller,
+    Path(tenant): Path<String>,
+    Query(f): Query<InboxFilter>,
+) -> Reply {
+    Ok(Json(
+        json!({ "approvals": m.registry().approvals(&me, &tenant, f.status.as_deref()).await? }),
+    ))
 }
 
 /// Decide a pending request (the tenant's director); the component that
@@ -41,7 +48,12 @@ pub async fn list(State(m): Market, Caller(me): Caller, Path(tenant): Path<Strin
               (status = 409, description = "Decided already", body = super::ErrorBody),
               (status = 422, description = "A rejection without a reason", body = super::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn decide(State(m): Market, Caller(me): Caller, Path((tenant, id)): Path<(String, String)>, Body(answer): Body<Answer>) -> Reply {
+pub async fn decide(
+    State(m): Market,
+    Caller(me): Caller,
+    Path((tenant, id)): Path<(String, String)>,
+    Body(answer): Body<Answer>,
+) -> Reply {
     let (approval, reply) = m.decide(&me, &tenant, &id, answer).await?;
     Ok(Json(json!({ "approval": approval, "component": reply })))
 }
@@ -65,11 +77,24 @@ pub struct AuditFilter {
     security(("bearer" = [])))]
 pub async fn entries(State(m): Market, Caller(me): Caller, Query(f): Query<AuditFilter>) -> Reply {
     match &f.tenant {
-        Some(t) => me.require_tenant(t, &[Role::Operator, Role::Reviewer, Role::Director], "read the audit log")?,
-        None => me.require(&[Role::Operator, Role::Reviewer], "read the whole audit log")?,
+        Some(t) => me.require_tenant(
+            t,
+            &[Role::Operator, Role::Reviewer, Role::Director],
+            "read the audit log",
+        )?,
+        None => me.require(
+            &[Role::Operator, Role::Reviewer],
+            "read the whole audit log",
+        )?,
     }
     let limit = f.limit.unwrap_or(100).clamp(1, 1000);
-    let entries = audit::list(m.registry().database(), f.tenant.as_deref(), f.after.unwrap_or(0), limit).await?;
+    let entries = audit::list(
+        m.registry().database(),
+        f.tenant.as_deref(),
+        f.after.unwrap_or(0),
+        limit,
+    )
+    .await?;
     Ok(Json(json!({ "entries": entries })))
 }
 
@@ -80,5 +105,7 @@ pub async fn entries(State(m): Market, Caller(me): Caller, Query(f): Query<Audit
 pub async fn verify(State(m): Market, Caller(me): Caller) -> Reply {
     me.require(&[Role::Operator, Role::Reviewer], "verify the audit log")?;
     let report = audit::verify(m.registry().database()).await?;
-    Ok(Json(json!({ "ok": report.ok(), "entries": report.entries, "head": report.head, "problems": report.problems })))
+    Ok(Json(
+        json!({ "ok": report.ok(), "entries": report.entries, "head": report.head, "problems": report.problems }),
+    ))
 }

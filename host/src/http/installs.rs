@@ -24,7 +24,9 @@ type Reply = Result<Json<Value>, ApiError>;
               (status = 403, description = "Another tenant's account", body = super::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list(State(m): Market, Caller(me): Caller, Path(tenant): Path<String>) -> Reply {
-    Ok(Json(json!({ "installs": m.registry().installs(&me, &tenant).await? })))
+    Ok(Json(
+        json!({ "installs": m.registry().installs(&me, &tenant).await? }),
+    ))
 }
 
 /// Enable an approved package: pin `version` or `follow` a range; the
@@ -37,7 +39,12 @@ pub async fn list(State(m): Market, Caller(me): Caller, Path(tenant): Path<Strin
               (status = 409, description = "The id is taken", body = super::ErrorBody),
               (status = 422, description = "Settings refused (fields named)", body = super::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn create(State(m): Market, Caller(me): Caller, Path(tenant): Path<String>, Body(new): Body<NewInstall>) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn create(
+    State(m): Market,
+    Caller(me): Caller,
+    Path(tenant): Path<String>,
+    Body(new): Body<NewInstall>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let install = m.install(&me, &tenant, new).await?;
     Ok((StatusCode::CREATED, Json(json!(install))))
 }
@@ -48,8 +55,14 @@ pub async fn create(State(m): Market, Caller(me): Caller, Path(tenant): Path<Str
     responses((status = 200, description = "The install", body = Value),
               (status = 404, description = "No such install", body = super::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn get(State(m): Market, Caller(me): Caller, Path((tenant, id)): Path<(String, String)>) -> Reply {
-    Ok(Json(json!(m.registry().install_of(&me, &tenant, &id).await?)))
+pub async fn get(
+    State(m): Market,
+    Caller(me): Caller,
+    Path((tenant, id)): Path<(String, String)>,
+) -> Reply {
+    Ok(Json(json!(
+        m.registry().install_of(&me, &tenant, &id).await?
+    )))
 }
 
 /// Enable or disable calls, switch event tracking, change settings. Takes
@@ -59,7 +72,12 @@ pub async fn get(State(m): Market, Caller(me): Caller, Path((tenant, id)): Path<
     responses((status = 200, description = "The install", body = Value),
               (status = 422, description = "Settings refused (fields named)", body = super::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn update(State(m): Market, Caller(me): Caller, Path((tenant, id)): Path<(String, String)>, Body(update): Body<InstallUpdate>) -> Reply {
+pub async fn update(
+    State(m): Market,
+    Caller(me): Caller,
+    Path((tenant, id)): Path<(String, String)>,
+    Body(update): Body<InstallUpdate>,
+) -> Reply {
     Ok(Json(json!(m.update(&me, &tenant, &id, update).await?)))
 }
 
@@ -69,7 +87,11 @@ pub async fn update(State(m): Market, Caller(me): Caller, Path((tenant, id)): Pa
     responses((status = 204, description = "Removed"),
               (status = 404, description = "No such install", body = super::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn remove(State(m): Market, Caller(me): Caller, Path((tenant, id)): Path<(String, String)>) -> Result<StatusCode, ApiError> {
+pub async fn remove(
+    State(m): Market,
+    Caller(me): Caller,
+    Path((tenant, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
     m.uninstall(&me, &tenant, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -82,7 +104,12 @@ pub async fn remove(State(m): Market, Caller(me): Caller, Path((tenant, id)): Pa
     responses((status = 200, description = "`{\"status\": \"upgraded\"|\"awaiting-acceptance\", \"permissions_added\", \"install\"}`", body = Value),
               (status = 409, description = "Nothing newer", body = super::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn upgrade(State(m): Market, Caller(me): Caller, Path((tenant, id)): Path<(String, String)>, Body(request): Body<UpgradeRequest>) -> Reply {
+pub async fn upgrade(
+    State(m): Market,
+    Caller(me): Caller,
+    Path((tenant, id)): Path<(String, String)>,
+    Body(request): Body<UpgradeRequest>,
+) -> Reply {
     Ok(Json(json!(m.upgrade(&me, &tenant, &id, request).await?)))
 }
 
@@ -101,7 +128,12 @@ pub struct VersionChoice {
     responses((status = 200, description = "`{\"status\": \"upgraded\", ...}`", body = Value),
               (status = 409, description = "That version is not pending", body = super::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn accept(State(m): Market, Caller(me): Caller, Path((tenant, id)): Path<(String, String)>, Body(choice): Body<VersionChoice>) -> Reply {
+pub async fn accept(
+    State(m): Market,
+    Caller(me): Caller,
+    Path((tenant, id)): Path<(String, String)>,
+    Body(choice): Body<VersionChoice>,
+) -> Reply {
     let version = parse_version("version", &choice.version)?;
     Ok(Json(json!(m.accept(&me, &tenant, &id, &version).await?)))
 }
@@ -112,7 +144,12 @@ pub async fn accept(State(m): Market, Caller(me): Caller, Path((tenant, id)): Pa
     responses((status = 200, description = "The install", body = Value),
               (status = 409, description = "Never ran that version, or it is no longer approved", body = super::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn rollback(State(m): Market, Caller(me): Caller, Path((tenant, id)): Path<(String, String)>, Body(choice): Body<VersionChoice>) -> Reply {
+pub async fn rollback(
+    State(m): Market,
+    Caller(me): Caller,
+    Path((tenant, id)): Path<(String, String)>,
+    Body(choice): Body<VersionChoice>,
+) -> Reply {
     let version = parse_version("version", &choice.version)?;
     Ok(Json(json!(m.rollback(&me, &tenant, &id, &version).await?)))
 }

@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use axum::Json;
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::extract::rejection::JsonRejection;
 use mercato_registry::Role;
 use serde_json::{Value, json};
 
@@ -21,7 +21,11 @@ type Market = State<Arc<Marketplace>>;
     responses((status = 200, description = "`{\"components\": [{id, package, version, kind, enabled}]}`", body = Value),
               (status = 403, description = "Another tenant's account", body = super::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn list(State(m): Market, Caller(me): Caller, Path(tenant): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn list(
+    State(m): Market,
+    Caller(me): Caller,
+    Path(tenant): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let installs = m.registry().installs(&me, &tenant).await?;
     let list: Vec<Value> = installs
         .iter()
@@ -38,8 +42,16 @@ pub async fn list(State(m): Market, Caller(me): Caller, Path(tenant): Path<Strin
     responses((status = 200, description = "The component and its functions", body = Value),
               (status = 404, description = "Not installed", body = super::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn describe(State(m): Market, Caller(me): Caller, Path((tenant, component)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
-    me.require_tenant(&tenant, &[Role::Operator, Role::Director, Role::Rep], "read components")?;
+pub async fn describe(
+    State(m): Market,
+    Caller(me): Caller,
+    Path((tenant, component)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    me.require_tenant(
+        &tenant,
+        &[Role::Operator, Role::Director, Role::Rep],
+        "read components",
+    )?;
     let active = m.active(&tenant, &component).await?;
     let functions: Vec<Value> = active
         .component

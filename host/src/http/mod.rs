@@ -100,7 +100,10 @@ async fn healthz() -> &'static str {
     responses((status = 200, description = "Prometheus text exposition", body = String)))]
 async fn metrics(State(m): State<Arc<Marketplace>>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         m.metrics().render(),
     )
 }

@@ -63,8 +63,16 @@ pub struct VersionFilter {
 #[utoipa::path(get, path = "/v1/packages", tag = "packages", params(VersionFilter),
     responses((status = 200, description = "`{\"versions\": [...]}`, newest upload first", body = Value)),
     security(("bearer" = [])))]
-pub async fn list(State(m): Market, Caller(me): Caller, Query(f): Query<VersionFilter>) -> Result<Json<Value>, ApiError> {
-    let state = f.state.as_deref().map(VersionState::parse_filter).transpose()?;
+pub async fn list(
+    State(m): Market,
+    Caller(me): Caller,
+    Query(f): Query<VersionFilter>,
+) -> Result<Json<Value>, ApiError> {
+    let state = f
+        .state
+        .as_deref()
+        .map(VersionState::parse_filter)
+        .transpose()?;
     let versions = m.registry().versions(&me, state, f.name.as_deref()).await?;
     Ok(Json(json!({ "versions": versions })))
 }
@@ -76,9 +84,16 @@ pub async fn list(State(m): Market, Caller(me): Caller, Query(f): Query<VersionF
     responses((status = 200, description = "`{\"version\": {...}, \"changes\": {...}}`", body = Value),
               (status = 404, description = "No such version (or not visible)", body = super::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn get(State(m): Market, Caller(me): Caller, Path((publisher, name, version)): Path<(String, String, String)>) -> Result<Json<Value>, ApiError> {
+pub async fn get(
+    State(m): Market,
+    Caller(me): Caller,
+    Path((publisher, name, version)): Path<(String, String, String)>,
+) -> Result<Json<Value>, ApiError> {
     let version = parse_version("version", &version)?;
-    let (v, changes) = m.registry().version(&me, &format!("{publisher}/{name}"), &version).await?;
+    let (v, changes) = m
+        .registry()
+        .version(&me, &format!("{publisher}/{name}"), &version)
+        .await?;
     Ok(Json(json!({ "version": v, "changes": changes })))
 }
 
@@ -103,11 +118,22 @@ pub struct Review {
               (status = 409, description = "Not submitted", body = super::ErrorBody),
               (status = 422, description = "A rejection without a reason", body = super::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn review(State(m): Market, Caller(me): Caller, Path((publisher, name, version)): Path<(String, String, String)>, Body(review): Body<Review>) -> Result<Json<Value>, ApiError> {
+pub async fn review(
+    State(m): Market,
+    Caller(me): Caller,
+    Path((publisher, name, version)): Path<(String, String, String)>,
+    Body(review): Body<Review>,
+) -> Result<Json<Value>, ApiError> {
     let version = parse_version("version", &version)?;
     let (v, rollout) = m
         .registry()
-        .review(&me, &format!("{publisher}/{name}"), &version, review.decision, review.reason)
+        .review(
+            &me,
+            &format!("{publisher}/{name}"),
+            &version,
+            review.decision,
+            review.reason,
+        )
         .await?;
     m.forget();
     Ok(Json(json!({ "version": v, "rollout": rollout })))
@@ -129,9 +155,17 @@ pub struct Yank {
     responses((status = 200, description = "The version, `yanked`", body = Value),
               (status = 409, description = "Not approved", body = super::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn yank(State(m): Market, Caller(me): Caller, Path((publisher, name, version)): Path<(String, String, String)>, Body(yank): Body<Yank>) -> Result<Json<Value>, ApiError> {
+pub async fn yank(
+    State(m): Market,
+    Caller(me): Caller,
+    Path((publisher, name, version)): Path<(String, String, String)>,
+    Body(yank): Body<Yank>,
+) -> Result<Json<Value>, ApiError> {
     let version = parse_version("version", &version)?;
-    let v = m.registry().yank(&me, &format!("{publisher}/{name}"), &version, yank.reason).await?;
+    let v = m
+        .registry()
+        .yank(&me, &format!("{publisher}/{name}"), &version, yank.reason)
+        .await?;
     m.forget();
     Ok(Json(json!(v)))
 }

@@ -1,46 +1,123 @@
 //! The HTTP layer through the router, without a socket.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use mercato_host::http::{AppState, Installed, app};
-use mercato_host::{Kind, Limits, Permission, Runtime};
+use mercato_host::Runtime;
+use mercato_host::http::app;
+use mercato_host::marketplace::Marketplace;
+use mercato_registry::{
+    Database, Decision, Manifest, NewAccount, NewInstall, NewKey, NewTenant, Package, Principal,
+    Registry, Role, SqlState,
+};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use crate::harness::{HOUR, NOW};
 
-fn router() -> axum::Router {
-    let runtime = Arc::new(Runtime::builder().clock(|| NOW).build().unwrap());
-    let component = runtime
-        .load(
-            Kind::LivestreamBooking,
-            &mercato_artifacts::read(mercato_artifacts::LIVESTREAM_BOOKING),
-        )
+/// A marketplace in a temporary SQLite file with livestream-booking
+/// published, approved and enabled for tenant `acme`; the rep's token.
+async fn router() -> (axum::Router, String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open_sqlite(&dir.path().join("m.db"))
+        .await
         .unwrap();
-    let installed = Installed {
-        name: "mercato/livestream-booking".into(),
-        component: Arc::new(component),
-        grants: [Permission::Store, Permission::Events]
-            .into_iter()
-            .collect(),
-        settings: "{}".into(),
-        limits: Limits::default(),
-    };
-    let tenants = BTreeMap::from([(
-        "acme".to_owned(),
-        BTreeMap::from([("livestream-booking".to_owned(), installed)]),
-    )]);
-    app(Arc::new(AppState { runtime, tenants }))
+    let runtime = Arc::new(
+        Runtime::builder()
+            .state(Arc::new(SqlState::new(db.clone())))
+            .clock(|| NOW)
+            .build()
+            .unwrap(),
+    );
+    let market = Arc::new(Marketplace::new(Registry::new(db), runtime));
+    let r = market.registry();
+    let console = Principal::console();
+    r.create_tenant(
+        &console,
+        NewTenant {
+            name: "acme".into(),
+            title: None,
+        },
+    )
+    .await
+    .unwrap();
+    r.create_publisher(&console, "mercato").await.unwrap();
+    let mut who = Vec::new();
+    for (name, role, tenant, publisher) in [
+        ("dev", Role::Developer, None, Some("mercato")),
+        ("legal", Role::Reviewer, None, None),
+        ("dora", Role::Director, Some("acme"), None),
+        ("ray", Role::Rep, Some("acme"), None),
+    ] {
+        let (_, token) = r
+            .create_account(
+                &console,
+                NewAccount {
+                    name: name.into(),
+                    role,
+                    tenant: tenant.map(Into::into),
+                    publisher: publisher.map(Into::into),
+                },
+            )
+            .await
+            .unwrap();
+        who.push((r.authenticate(&token.token).await.unwrap(), token.token));
+    }
+    let key = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
+    r.register_key(
+        &who[0].0,
+        "mercato",
+        NewKey {
+            public_key: hex::encode(key.verifying_key().as_bytes()),
+        },
+    )
+    .await
+    .unwrap();
+    let manifest: Manifest = serde_json::from_value(json!({
+        "name": "mercato/livestream-booking", "version": "1.0.0", "kind": "livestream-booking",
+        "wit": "mercato:sales@0.1.0", "permissions": ["store", "events"], "description": "Seats."
+    }))
+    .unwrap();
+    let code = mercato_artifacts::read(mercato_artifacts::LIVESTREAM_BOOKING);
+    let version = market
+        .publish(&who[0].0, Package::build(&manifest, &code, &key).unwrap())
+        .await
+        .unwrap();
+    r.review(
+        &who[1].0,
+        &version.name,
+        &version.version,
+        Decision::Approve,
+        None,
+    )
+    .await
+    .unwrap();
+    market
+        .install(
+            &who[2].0,
+            "acme",
+            NewInstall {
+                package: version.name.clone(),
+                ..NewInstall::default()
+            },
+        )
+        .await
+        .unwrap();
+    (app(market.clone()), who[3].1.clone(), dir)
 }
 
-async fn send(router: &axum::Router, method: &str, uri: &str, body: &str) -> (StatusCode, Value) {
+async fn send(
+    (router, token): &(axum::Router, String),
+    method: &str,
+    uri: &str,
+    body: &str,
+) -> (StatusCode, Value) {
     let request = Request::builder()
         .method(method)
         .uri(uri)
+        .header("authorization", format!("Bearer {token}"))
         .header("content-type", "application/json")
         .body(Body::from(body.to_owned()))
         .unwrap();
@@ -57,7 +134,8 @@ const BASE: &str = "/v1/tenants/acme/components/livestream-booking";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn book_over_http_and_errors_name_their_cause() {
-    let r = router();
+    let (router, token, _dir) = router().await;
+    let r = (router, token);
     let draft = json!({"draft": {"title": "Launch", "host": "Mia", "starts-at": NOW + HOUR,
                                  "duration-minutes": 30, "capacity": 1}});
     let (status, session) = send(&r, "POST", &format!("{BASE}/schedule"), &draft.to_string()).await;
@@ -132,12 +210,15 @@ async fn book_over_http_and_errors_name_their_cause() {
     .await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
-        (StatusCode::NOT_FOUND, Some("unknown-tenant"))
+        (StatusCode::FORBIDDEN, Some("forbidden"))
     );
 
     let (status, body) = send(&r, "GET", "/v1/tenants/acme/components", "").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body["components"][0]["kind"], "livestream-booking");
+    assert_eq!(
+        body["components"][0]["package"],
+        "mercato/livestream-booking"
+    );
 
     let (status, body) = send(&r, "GET", BASE, "").await;
     assert_eq!(status, StatusCode::OK);

@@ -121,11 +121,7 @@ pub async fn run(command: AdminCommand) -> Result<()> {
             println!("{}", token.token);
         }
         AdminCommand::RevokeToken { id, store } => {
-            store
-                .registry()
-                .await?
-                .revoke_token(&console, &id)
-                .await?;
+            store.registry().await?.revoke_token(&console, &id).await?;
             println!("revoked {id}");
         }
     }

@@ -62,7 +62,12 @@ pub fn read_key(path: &Path) -> Result<SigningKey> {
     let bytes = hex::decode(text.trim())
         .ok()
         .and_then(|b| <[u8; 32]>::try_from(b).ok())
-        .ok_or_else(|| anyhow!("{} is not a mercato signing key (64 hex digits)", path.display()))?;
+        .ok_or_else(|| {
+            anyhow!(
+                "{} is not a mercato signing key (64 hex digits)",
+                path.display()
+            )
+        })?;
     Ok(SigningKey::from_bytes(&bytes))
 }
 
@@ -77,7 +82,10 @@ pub fn keygen(out: &Path) -> Result<()> {
     let public = PathBuf::from(format!("{}.pub", out.display()));
     for path in [out, public.as_path()] {
         if path.exists() {
-            bail!("{} exists already; refusing to overwrite a key", path.display());
+            bail!(
+                "{} exists already; refusing to overwrite a key",
+                path.display()
+            );
         }
     }
     let key = new_key()?;
@@ -122,7 +130,13 @@ pub fn describe(kind: Kind, code: &[u8]) -> Result<Value> {
         track_events: false,
     });
     let outcome = runtime
-        .invoke_json(&component, &call, &Limits::default(), "describe", &json!({}))
+        .invoke_json(
+            &component,
+            &call,
+            &Limits::default(),
+            "describe",
+            &json!({}),
+        )
         .context("calling the component's `describe`")?;
     Ok(outcome.json())
 }
@@ -179,12 +193,21 @@ pub fn pack(
     let key = read_key(key_path)?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let meta = Command::new(&cargo)
-        .args(["metadata", "--no-deps", "--format-version", "1", "--manifest-path"])
+        .args([
+            "metadata",
+            "--no-deps",
+            "--format-version",
+            "1",
+            "--manifest-path",
+        ])
         .arg(manifest_path)
         .output()
         .context("running `cargo metadata`")?;
     if !meta.status.success() {
-        bail!("cargo metadata failed:\n{}", String::from_utf8_lossy(&meta.stderr));
+        bail!(
+            "cargo metadata failed:\n{}",
+            String::from_utf8_lossy(&meta.stderr)
+        );
     }
     let meta: Value = serde_json::from_slice(&meta.stdout).context("reading cargo metadata")?;
     let wanted = std::fs::canonicalize(manifest_path)
@@ -197,15 +220,22 @@ pub fn pack(
         .ok_or_else(|| anyhow!("{} is not a package manifest", manifest_path.display()))?;
     let crate_name = package["name"].as_str().unwrap_or_default().to_owned();
     let lib = crate_name.replace('-', "_");
-    let target_dir = PathBuf::from(meta["target_directory"].as_str().unwrap_or("target"))
-        .join("components");
+    let target_dir =
+        PathBuf::from(meta["target_directory"].as_str().unwrap_or("target")).join("components");
 
     let wasm_path = match wasm {
         Some(path) => path.to_owned(),
         None => {
             steps.start(&format!("building {crate_name} for wasm32-wasip2"));
             let status = Command::new(&cargo)
-                .args(["build", "--target", "wasm32-wasip2", "--profile", "component", "--quiet"])
+                .args([
+                    "build",
+                    "--target",
+                    "wasm32-wasip2",
+                    "--profile",
+                    "component",
+                    "--quiet",
+                ])
                 .arg("--manifest-path")
                 .arg(manifest_path)
                 .arg("--target-dir")
@@ -213,7 +243,9 @@ pub fn pack(
                 .status()
                 .context("running cargo build")?;
             if !status.success() {
-                bail!("building {crate_name} failed (is the wasm32-wasip2 target installed? `rustup target add wasm32-wasip2`)");
+                bail!(
+                    "building {crate_name} failed (is the wasm32-wasip2 target installed? `rustup target add wasm32-wasip2`)"
+                );
             }
             target_dir.join(format!("wasm32-wasip2/component/{lib}.wasm"))
         }
@@ -277,8 +309,15 @@ pub fn verify(path: &Path) -> Result<()> {
     );
     println!("  limits:      {}", show_limits(&m.limits));
     println!("  manifest:    sha256 {}", package.manifest_digest());
-    println!("  code:        sha256 {} ({} bytes)", package.code_digest(), package.code.len());
-    println!("  component:   implements the {} world of {}", m.kind, m.wit);
+    println!(
+        "  code:        sha256 {} ({} bytes)",
+        package.code_digest(),
+        package.code.len()
+    );
+    println!(
+        "  component:   implements the {} world of {}",
+        m.kind, m.wit
+    );
     Ok(())
 }
 

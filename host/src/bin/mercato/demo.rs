@@ -52,7 +52,10 @@ pub async fn seed(market: &Marketplace, data_dir: &Path, components: &Path) -> R
     let console = Principal::console();
     if registry.tenant(&console, TENANT).await.is_ok() {
         if tokens_path.exists() {
-            tracing::info!("demo marketplace already seeded; tokens in {}", tokens_path.display());
+            tracing::info!(
+                "demo marketplace already seeded; tokens in {}",
+                tokens_path.display()
+            );
             return Ok(());
         }
         bail!(
@@ -61,7 +64,13 @@ pub async fn seed(market: &Marketplace, data_dir: &Path, components: &Path) -> R
         );
     }
     registry
-        .create_tenant(&console, NewTenant { name: TENANT.into(), title: Some("Demo Company".into()) })
+        .create_tenant(
+            &console,
+            NewTenant {
+                name: TENANT.into(),
+                title: Some("Demo Company".into()),
+            },
+        )
         .await?;
     registry.create_publisher(&console, "mercato").await?;
     let mut tokens = BTreeMap::new();
@@ -75,7 +84,12 @@ pub async fn seed(market: &Marketplace, data_dir: &Path, components: &Path) -> R
         let (_, token) = registry
             .create_account(
                 &console,
-                NewAccount { name: format!("demo-{role}"), role, tenant, publisher },
+                NewAccount {
+                    name: format!("demo-{role}"),
+                    role,
+                    tenant,
+                    publisher,
+                },
             )
             .await?;
         principals.insert(role, registry.authenticate(&token.token).await?);
@@ -87,7 +101,9 @@ pub async fn seed(market: &Marketplace, data_dir: &Path, components: &Path) -> R
         .register_key(
             &who(Role::Developer)?,
             "mercato",
-            NewKey { public_key: hex::encode(key.verifying_key().as_bytes()) },
+            NewKey {
+                public_key: hex::encode(key.verifying_key().as_bytes()),
+            },
         )
         .await?;
 
@@ -110,13 +126,22 @@ pub async fn seed(market: &Marketplace, data_dir: &Path, components: &Path) -> R
         let file = Package::build(&manifest, &code, &key)?;
         let version = market.publish(&who(Role::Developer)?, file).await?;
         registry
-            .review(&who(Role::Reviewer)?, &version.name, &version.version, Decision::Approve, None)
+            .review(
+                &who(Role::Reviewer)?,
+                &version.name,
+                &version.version,
+                Decision::Approve,
+                None,
+            )
             .await?;
         market
             .install(
                 &who(Role::Director)?,
                 TENANT,
-                NewInstall { package: version.name.clone(), ..NewInstall::default() },
+                NewInstall {
+                    package: version.name.clone(),
+                    ..NewInstall::default()
+                },
             )
             .await?;
         tracing::info!(component = %version.name, version = %version.version, "demo: published, approved, enabled");
@@ -124,6 +149,9 @@ pub async fn seed(market: &Marketplace, data_dir: &Path, components: &Path) -> R
     let text = serde_json::to_string_pretty(&tokens)?;
     std::fs::write(&tokens_path, format!("{text}\n"))
         .with_context(|| format!("writing {}", tokens_path.display()))?;
-    tracing::info!("demo marketplace ready; tokens in {}", tokens_path.display());
+    tracing::info!(
+        "demo marketplace ready; tokens in {}",
+        tokens_path.display()
+    );
     Ok(())
 }

@@ -38,9 +38,8 @@ struct Store {
 
 impl Store {
     fn url(&self) -> Result<String> {
-        std::fs::create_dir_all(&self.data_dir).with_context(|| {
-            format!("creating the data directory {}", self.data_dir.display())
-        })?;
+        std::fs::create_dir_all(&self.data_dir)
+            .with_context(|| format!("creating the data directory {}", self.data_dir.display()))?;
         Ok(self.database_url.clone().unwrap_or_else(|| {
             format!(
                 "sqlite://{}?mode=rwc",
@@ -161,7 +160,8 @@ enum AuditCommand {
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
-    s.parse().map_err(|e: mercato_registry::RegistryError| e.to_string())
+    s.parse()
+        .map_err(|e: mercato_registry::RegistryError| e.to_string())
 }
 
 #[tokio::main]

@@ -1,0 +1,785 @@
+//! The marketplace's whole story over real HTTP against the `mercato`
+//! binary: a developer registers a key, packs and publishes
+//! livestream-booking; a reviewer approves it; a director enables it with
+//! settings; a rep books; disabling refuses the next call; a version asking
+//! for more permissions waits for the director; rollback works. Then every
+//! refusal, by status and code, and the audit log's tamper check.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use ed25519_dalek::SigningKey;
+use mercato_registry::{Manifest, Package};
+use serde_json::{Value, json};
+
+/// The workspace's `mercato` binary, built by the same `cargo test` /
+/// `cargo nextest` run (both build every binary of the workspace).
+fn mercato_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    // target/<profile>/deps/<test> → target/<profile>/mercato
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target profile dir")
+        .join(format!("mercato{}", std::env::consts::EXE_SUFFIX));
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "-p", "mercato-host", "--bin", "mercato"])
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "building the mercato binary failed");
+    }
+    bin
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn mercato(args: &[&str]) -> Output {
+    Command::new(mercato_bin())
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("run mercato")
+}
+
+fn ok(output: Output) -> String {
+    assert!(
+        output.status.success(),
+        "mercato failed: {}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+struct Server {
+    child: Child,
+    base: String,
+    agent: ureq::Agent,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn start(data_dir: &Path) -> Server {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let child = Command::new(mercato_bin())
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--data-dir",
+            ])
+            .arg(data_dir)
+            .current_dir(root())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start mercato serve");
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build()
+            .into();
+        let server = Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            agent,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while server
+            .agent
+            .get(format!("{}/healthz", server.base))
+            .call()
+            .is_err()
+        {
+            assert!(Instant::now() < deadline, "mercato serve did not come up");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        server
+    }
+
+    fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let url = format!("{}{path}", self.base);
+        let mut request = ureq::http::Request::builder().method(method).uri(&url);
+        if let Some(t) = token {
+            request = request.header("Authorization", format!("Bearer {t}"));
+        }
+        let request = request
+            .header("Content-Type", "application/json")
+            .body(body.map(|b| b.to_string()).unwrap_or_default())
+            .expect("request");
+        let mut response = self.agent.run(request).expect("HTTP exchange");
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    fn upload(&self, token: &str, bytes: &[u8]) -> (u16, Value) {
+        let mut response = self
+            .agent
+            .post(format!("{}/v1/packages", self.base))
+            .header("Authorization", &format!("Bearer {token}"))
+            .header("Content-Type", "application/octet-stream")
+            .send(bytes)
+            .expect("upload");
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+}
+
+/// Assert a refusal's status and error code.
+#[track_caller]
+fn refused((status, body): (u16, Value), expected_status: u16, code: &str) {
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (expected_status, Some(code)),
+        "{body}"
+    );
+    assert!(
+        !body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .is_empty(),
+        "a refusal names its reason: {body}"
+    );
+}
+
+#[track_caller]
+fn success((status, body): (u16, Value), expected_status: u16) -> Value {
+    assert_eq!(status, expected_status, "{body}");
+    body
+}
+
+fn manifest_v(version: &str, permissions: &[&str], kind: &str) -> Manifest {
+    serde_json::from_value(json!({
+        "name": "mercato/livestream-booking", "version": version, "kind": kind,
+        "wit": "mercato:sales@0.1.0", "permissions": permissions,
+        "description": "Livestream sessions with limited seats, a waitlist and reminders."
+    }))
+    .expect("manifest")
+}
+
+#[test]
+fn the_marketplace_end_to_end() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let data_arg = data.to_str().expect("utf-8 path");
+
+    // The operator bootstraps the platform from the console.
+    let operator = ok(mercato(&[
+        "admin",
+        "create-account",
+        "ops",
+        "--role",
+        "operator",
+        "--data-dir",
+        data_arg,
+    ]));
+    let server = Server::start(&data);
+    let op = Some(operator.as_str());
+    for tenant in ["acme", "globex"] {
+        success(
+            server.send("POST", "/v1/tenants", op, Some(&json!({"name": tenant}))),
+            201,
+        );
+    }
+    success(
+        server.send(
+            "POST",
+            "/v1/publishers",
+            op,
+            Some(&json!({"name": "mercato"})),
+        ),
+        201,
+    );
+    let mut tokens = std::collections::HashMap::new();
+    for (name, role, tenant, publisher) in [
+        ("dev", "developer", None, Some("mercato")),
+        ("legal", "reviewer", None, None),
+        ("dora", "director", Some("acme"), None),
+        ("ray", "rep", Some("acme"), None),
+        ("gus", "director", Some("globex"), None),
+    ] {
+        let body = success(
+            server.send(
+                "POST",
+                "/v1/accounts",
+                op,
+                Some(
+                    &json!({"name": name, "role": role, "tenant": tenant, "publisher": publisher}),
+                ),
+            ),
+            201,
+        );
+        tokens.insert(
+            name,
+            body["token"]["token"].as_str().expect("token").to_owned(),
+        );
+    }
+    let t = |name: &str| Some(tokens[name].clone());
+    let (dev, legal, dora, ray, gus) = (t("dev"), t("legal"), t("dora"), t("ray"), t("gus"));
+
+    // The developer makes a key, registers it, packs, verifies and publishes.
+    let key_path = dir.path().join("signing.key");
+    let public = ok(mercato(&[
+        "keygen",
+        "--out",
+        key_path.to_str().expect("path"),
+    ]));
+    success(
+        server.send(
+            "POST",
+            "/v1/publishers/mercato/keys",
+            dev.as_deref(),
+            Some(&json!({"public_key": public})),
+        ),
+        201,
+    );
+    let package_path = dir.path().join("livestream.mrc");
+    ok(mercato(&[
+        "pack",
+        "--manifest-path",
+        "plugins/livestream-booking/Cargo.toml",
+        "--key",
+        key_path.to_str().expect("path"),
+        "--wasm",
+        mercato_artifacts::LIVESTREAM_BOOKING,
+        "--out",
+        package_path.to_str().expect("path"),
+    ]));
+    let verified = ok(mercato(&["verify", package_path.to_str().expect("path")]));
+    assert!(verified.contains("signature:   valid"), "{verified}");
+    let published = ok(mercato(&[
+        "publish",
+        package_path.to_str().expect("path"),
+        "--server",
+        &server.base,
+        "--token",
+        dev.as_deref().expect("token"),
+    ]));
+    let published: Value = serde_json::from_str(&published).expect("publish prints JSON");
+    assert_eq!(published["state"], "submitted");
+    let first = published["version"].as_str().expect("version").to_owned();
+
+    // The reviewer finds it in the queue with its permissions, and approves.
+    let queue = success(
+        server.send(
+            "GET",
+            "/v1/packages?state=submitted",
+            legal.as_deref(),
+            None,
+        ),
+        200,
+    );
+    assert_eq!(queue["versions"].as_array().expect("list").len(), 1);
+    let detail = success(
+        server.send(
+            "GET",
+            &format!("/v1/packages/mercato/livestream-booking/{first}"),
+            legal.as_deref(),
+            None,
+        ),
+        200,
+    );
+    assert_eq!(
+        detail["version"]["manifest"]["permissions"],
+        json!(["store", "events"])
+    );
+    assert_eq!(
+        detail["changes"]["permissions_added"],
+        json!(["store", "events"])
+    );
+    refused(
+        server.send(
+            "POST",
+            &format!("/v1/packages/mercato/livestream-booking/{first}/review"),
+            ray.as_deref(),
+            Some(&json!({"decision": "approve"})),
+        ),
+        403,
+        "forbidden",
+    );
+    success(
+        server.send(
+            "POST",
+            &format!("/v1/packages/mercato/livestream-booking/{first}/review"),
+            legal.as_deref(),
+            Some(&json!({"decision": "approve"})),
+        ),
+        200,
+    );
+    let catalog = success(
+        server.send("GET", "/v1/catalog", dora.as_deref(), None),
+        200,
+    );
+    assert_eq!(catalog["packages"][0]["name"], "mercato/livestream-booking");
+
+    // The director enables it with settings; the component validates them.
+    let install =
+        json!({"package": "mercato/livestream-booking", "settings": {"max-capacity": 50}});
+    refused(
+        server.send(
+            "POST",
+            "/v1/tenants/acme/installs",
+            legal.as_deref(),
+            Some(&install),
+        ),
+        403,
+        "forbidden",
+    );
+    refused(
+        server.send(
+            "POST",
+            "/v1/tenants/acme/installs",
+            gus.as_deref(),
+            Some(&install),
+        ),
+        403,
+        "forbidden",
+    );
+    let (status, body) = server.send(
+        "POST",
+        "/v1/tenants/acme/installs",
+        dora.as_deref(),
+        Some(&json!({"package": "mercato/livestream-booking", "settings": {"max-capacity": 0}})),
+    );
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("invalid-settings")),
+        "{body}"
+    );
+    assert_eq!(
+        body["error"]["details"]["fields"][0]["field"],
+        "max-capacity"
+    );
+    success(
+        server.send(
+            "POST",
+            "/v1/tenants/acme/installs",
+            dora.as_deref(),
+            Some(&install),
+        ),
+        201,
+    );
+
+    // A rep books seats.
+    let base = "/v1/tenants/acme/components/livestream-booking";
+    let session = success(
+        server.send(
+            "POST",
+            &format!("{base}/schedule"),
+            ray.as_deref(),
+            Some(&json!({"draft": {
+            "title": "Spring launch", "host": "Mia", "starts-at": 4_102_444_800_000u64,
+            "duration-minutes": 45, "capacity": 2}})),
+        ),
+        200,
+    );
+    let sid = session["id"].as_str().expect("session id").to_owned();
+    let mut statuses = Vec::new();
+    for customer in ["ann", "bob", "cy"] {
+        let b = success(
+            server.send(
+                "POST",
+                &format!("{base}/book"),
+                ray.as_deref(),
+                Some(&json!({"session-id": sid, "customer": customer})),
+            ),
+            200,
+        );
+        statuses.push(b["status"].as_str().expect("status").to_owned());
+    }
+    assert_eq!(statuses, ["confirmed", "confirmed", "waitlisted"]);
+    // Another tenant's director sees nothing of acme's data.
+    refused(
+        server.send(
+            "POST",
+            &format!("{base}/list-sessions"),
+            gus.as_deref(),
+            Some(&json!({})),
+        ),
+        403,
+        "forbidden",
+    );
+    refused(
+        server.send("GET", "/v1/tenants/acme/installs", gus.as_deref(), None),
+        403,
+        "forbidden",
+    );
+    refused(
+        server.send(
+            "PATCH",
+            "/v1/tenants/acme/installs/livestream-booking",
+            gus.as_deref(),
+            Some(&json!({"enabled": false})),
+        ),
+        403,
+        "forbidden",
+    );
+
+    // Disabled: the next call is refused; enabled again: it works.
+    success(
+        server.send(
+            "PATCH",
+            "/v1/tenants/acme/installs/livestream-booking",
+            dora.as_deref(),
+            Some(&json!({"enabled": false})),
+        ),
+        200,
+    );
+    refused(
+        server.send(
+            "POST",
+            &format!("{base}/list-sessions"),
+            ray.as_deref(),
+            Some(&json!({})),
+        ),
+        409,
+        "component-disabled",
+    );
+    success(
+        server.send(
+            "PATCH",
+            "/v1/tenants/acme/installs/livestream-booking",
+            dora.as_deref(),
+            Some(&json!({"enabled": true})),
+        ),
+        200,
+    );
+    success(
+        server.send(
+            "POST",
+            &format!("{base}/list-sessions"),
+            ray.as_deref(),
+            Some(&json!({})),
+        ),
+        200,
+    );
+
+    // Version 0.1.1 asks for `customers` too: it waits for the director.
+    let key = SigningKey::from_bytes(
+        &hex::decode(std::fs::read_to_string(&key_path).expect("key").trim())
+            .expect("hex")
+            .try_into()
+            .expect("32 bytes"),
+    );
+    let code = mercato_artifacts::read(mercato_artifacts::LIVESTREAM_BOOKING);
+    let v2 = Package::build(
+        &manifest_v(
+            "0.1.1",
+            &["store", "events", "customers"],
+            "livestream-booking",
+        ),
+        &code,
+        &key,
+    )
+    .expect("build");
+    success(server.upload(dev.as_deref().expect("token"), &v2), 201);
+    let detail = success(
+        server.send(
+            "GET",
+            "/v1/packages/mercato/livestream-booking/0.1.1",
+            legal.as_deref(),
+            None,
+        ),
+        200,
+    );
+    assert_eq!(detail["changes"]["previous"], first);
+    assert_eq!(detail["changes"]["permissions_added"], json!(["customers"]));
+    let reviewed = success(
+        server.send(
+            "POST",
+            "/v1/packages/mercato/livestream-booking/0.1.1/review",
+            legal.as_deref(),
+            Some(&json!({"decision": "approve"})),
+        ),
+        200,
+    );
+    assert_eq!(
+        reviewed["rollout"]["awaiting_acceptance"],
+        json!(["acme/livestream-booking"])
+    );
+    let waiting = success(
+        server.send(
+            "GET",
+            "/v1/tenants/acme/installs/livestream-booking",
+            dora.as_deref(),
+            None,
+        ),
+        200,
+    );
+    assert_eq!(
+        (waiting["version"].as_str(), waiting["pending"].as_str()),
+        (Some(first.as_str()), Some("0.1.1"))
+    );
+    let described = success(server.send("GET", base, ray.as_deref(), None), 200);
+    assert_eq!(
+        described["version"],
+        first.as_str(),
+        "still runs the accepted version"
+    );
+    refused(
+        server.send(
+            "POST",
+            "/v1/tenants/acme/installs/livestream-booking/accept",
+            ray.as_deref(),
+            Some(&json!({"version": "0.1.1"})),
+        ),
+        403,
+        "forbidden",
+    );
+    let accepted = success(
+        server.send(
+            "POST",
+            "/v1/tenants/acme/installs/livestream-booking/accept",
+            dora.as_deref(),
+            Some(&json!({"version": "0.1.1"})),
+        ),
+        200,
+    );
+    assert_eq!(accepted["install"]["version"], "0.1.1");
+    let described = success(server.send("GET", base, ray.as_deref(), None), 200);
+    assert_eq!(described["version"], "0.1.1");
+    assert_eq!(
+        described["permissions"],
+        json!(["store", "events", "customers"])
+    );
+    let sessions = success(
+        server.send(
+            "POST",
+            &format!("{base}/list-sessions"),
+            ray.as_deref(),
+            Some(&json!({})),
+        ),
+        200,
+    );
+    assert_eq!(
+        sessions[0]["booked"], 2,
+        "data survives the upgrade: {sessions}"
+    );
+
+    // Rollback to the version it ran before.
+    let back = success(
+        server.send(
+            "POST",
+            "/v1/tenants/acme/installs/livestream-booking/rollback",
+            dora.as_deref(),
+            Some(&json!({"version": first})),
+        ),
+        200,
+    );
+    assert_eq!(
+        (back["version"].as_str(), back["requirement"].as_str()),
+        (Some(first.as_str()), Some(format!("={first}").as_str()))
+    );
+    let described = success(server.send("GET", base, ray.as_deref(), None), 200);
+    assert_eq!(described["version"], first.as_str());
+
+    // Upload refusals: each by status and code, none stored.
+    let dev_token = dev.as_deref().expect("token");
+    let v3 = |permissions: &[&str], kind: &str, key: &SigningKey, code: &[u8]| {
+        Package::build(&manifest_v("0.3.0", permissions, kind), code, key).expect("build")
+    };
+    let mut flipped_code = v3(&["store"], "livestream-booking", &key, &code);
+    let last = flipped_code.len() - 10;
+    flipped_code[last] ^= 0x01;
+    refused(
+        server.upload(dev_token, &flipped_code),
+        422,
+        "bad-signature",
+    );
+    let mut flipped_manifest = v3(&["store"], "livestream-booking", &key, &code);
+    let at = flipped_manifest
+        .windows(9)
+        .position(|w| w == b"Livestrea")
+        .expect("description");
+    flipped_manifest[at] = b'l';
+    refused(
+        server.upload(dev_token, &flipped_manifest),
+        422,
+        "bad-signature",
+    );
+    let stranger = SigningKey::from_bytes(&[42; 32]);
+    refused(
+        server.upload(
+            dev_token,
+            &v3(&["store"], "livestream-booking", &stranger, &code),
+        ),
+        403,
+        "unknown-key",
+    );
+    let revoked = SigningKey::from_bytes(&[43; 32]);
+    let registered = success(
+        server.send(
+            "POST",
+            "/v1/publishers/mercato/keys",
+            dev.as_deref(),
+            Some(&json!({"public_key": hex::encode(revoked.verifying_key().as_bytes())})),
+        ),
+        201,
+    );
+    let revoked_id = registered["key_id"].as_str().expect("key id");
+    success(
+        server.send(
+            "POST",
+            &format!("/v1/publishers/mercato/keys/{revoked_id}/revoke"),
+            dev.as_deref(),
+            None,
+        ),
+        200,
+    );
+    refused(
+        server.upload(
+            dev_token,
+            &v3(&["store"], "livestream-booking", &revoked, &code),
+        ),
+        403,
+        "revoked-key",
+    );
+    let same = Package::build(
+        &manifest_v("0.1.1", &["store"], "livestream-booking"),
+        &code,
+        &key,
+    )
+    .expect("build");
+    refused(server.upload(dev_token, &same), 409, "version-not-greater");
+    let core_module = v3(&["store"], "livestream-booking", &key, b"\0asm\x01\0\0\0");
+    refused(server.upload(dev_token, &core_module), 422, "core-module");
+    refused(
+        server.upload(dev_token, &v3(&["store"], "sample-requests", &key, &code)),
+        422,
+        "wrong-world",
+    );
+    refused(
+        server.upload(dev_token, &vec![0u8; 16 * 1024 * 1024 + 1]),
+        413,
+        "too-large",
+    );
+    refused(
+        server.upload(
+            legal.as_deref().expect("token"),
+            &v3(&["store"], "livestream-booking", &key, &code),
+        ),
+        403,
+        "forbidden",
+    );
+    let versions = success(
+        server.send(
+            "GET",
+            "/v1/packages?name=mercato/livestream-booking",
+            legal.as_deref(),
+            None,
+        ),
+        200,
+    );
+    assert_eq!(
+        versions["versions"].as_array().expect("list").len(),
+        2,
+        "nothing refused was stored"
+    );
+
+    // Authentication.
+    refused(
+        server.send("GET", "/v1/me", None, None),
+        401,
+        "unauthenticated",
+    );
+    refused(
+        server.send("GET", "/v1/me", Some("garbage"), None),
+        401,
+        "unauthenticated",
+    );
+    refused(
+        server.send(
+            "GET",
+            "/v1/me",
+            Some(&format!("mrc_{}", "ab".repeat(32))),
+            None,
+        ),
+        401,
+        "unauthenticated",
+    );
+    assert_eq!(
+        success(server.send("GET", "/v1/me", ray.as_deref(), None), 200)["role"],
+        "rep"
+    );
+
+    // Metrics and the API description.
+    let metrics = server
+        .agent
+        .get(format!("{}/metrics", server.base))
+        .call()
+        .expect("metrics")
+        .body_mut()
+        .read_to_string()
+        .expect("text");
+    assert!(
+        metrics
+            .contains(r#"mercato_invocations_total{tenant="acme",component="livestream-booking"}"#),
+        "{metrics}"
+    );
+    let openapi = success(server.send("GET", "/v1/openapi.json", None, None), 200);
+    for path in [
+        "/v1/packages",
+        "/v1/tenants/{tenant}/installs/{id}/rollback",
+        "/v1/tenants/{tenant}/components/{component}/{function}",
+        "/v1/audit/verify",
+        "/metrics",
+    ] {
+        assert!(openapi["paths"].get(path).is_some(), "{path} is described");
+    }
+
+    // The audit log verifies, then fails after one stored row is edited.
+    let audit = success(server.send("GET", "/v1/audit/verify", op, None), 200);
+    assert_eq!(audit["ok"], true, "{audit}");
+    drop(server);
+    let verified = ok(mercato(&["audit", "verify", "--data-dir", data_arg]));
+    assert!(verified.contains("intact"), "{verified}");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let db = mercato_registry::Database::open_sqlite(&data.join("mercato.db"))
+            .await
+            .expect("db");
+        let edited = mercato_registry::db::execute_raw(
+            &db,
+            "UPDATE audit_log SET actor = 'mallory (operator)' WHERE seq = 5",
+        )
+        .await
+        .expect("edit");
+        assert_eq!(edited, 1);
+    });
+    let output = mercato(&["audit", "verify", "--data-dir", data_arg]);
+    assert!(!output.status.success(), "verify must fail after an edit");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("entry 5"), "{stderr}");
+}
