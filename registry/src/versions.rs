@@ -457,8 +457,7 @@ impl crate::Registry {
             })?;
         let previous = all
             .iter()
-            .filter(|v| v.state == VersionState::Approved && v.version < *version)
-            .next_back();
+            .rfind(|v| v.state == VersionState::Approved && v.version < *version);
         let changes = Changes::between(previous.map(|v| &v.manifest), &this.manifest);
         Ok((this.clone(), changes))
     }

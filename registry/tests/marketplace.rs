@@ -3,6 +3,8 @@
 //! changes, the catalog, installs (pin, follow, upgrade, pending
 //! permissions, rollback), the approvals inbox and the audit chain.
 
+#![allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
+
 use ed25519_dalek::SigningKey;
 use mercato_registry::versions::MAX_PACKAGE_BYTES;
 use mercato_registry::{
