@@ -2,28 +2,82 @@
 //!
 //! The runtime calls the store synchronously from inside a wasm host call, so
 //! each method blocks on the pool through the Tokio runtime that opened it.
+//!
+//! On SQLite, one host owns the file (several hosts share PostgreSQL), so
+//! every write goes through this store: it keeps the entries of each scope
+//! it has touched in memory, loaded on first use and updated after each
+//! commit, and serves reads from there. A read-only call then costs no query
+//! at all. On PostgreSQL other hosts write too, so every read asks the
+//! database.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
 
 use sqlx::Row;
 use tokio::runtime::Handle;
 
 use super::{Commit, Scope, StateError, StateStore, Version};
 use crate::Database;
+use crate::db::Engine;
+
+/// A scope's entries as committed, and the lock its commits take so the
+/// mirror is updated in commit order.
+#[derive(Debug, Default)]
+struct Mirrored {
+    data: RwLock<(Version, BTreeMap<String, Vec<u8>>)>,
+    commit: Mutex<()>,
+}
 
 /// State in SQL tables `state_scopes` and `state_entries`.
 #[derive(Debug, Clone)]
 pub struct SqlState {
     db: Database,
     runtime: Handle,
+    mirror: Option<Arc<Mutex<HashMap<Scope, Arc<Mirrored>>>>>,
 }
 
 impl SqlState {
     /// State kept in `db`. Call from inside a Tokio runtime; its handle is kept
     /// to run queries for the store's blocking methods.
     pub fn new(db: Database) -> Self {
+        let mirror = (db.engine() == Engine::Sqlite).then(Default::default);
         SqlState {
             db,
             runtime: Handle::current(),
+            mirror,
         }
+    }
+
+    /// The in-memory copy of a scope (SQLite only), loaded on first use.
+    fn mirrored(&self, scope: &Scope) -> Result<Option<Arc<Mirrored>>, StateError> {
+        let Some(mirror) = &self.mirror else {
+            return Ok(None);
+        };
+        // Held while loading: a scope's first commit waits for its load, so
+        // no commit can slip between the load and the mirror's first use.
+        let mut scopes = mirror.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(m) = scopes.get(scope) {
+            return Ok(Some(m.clone()));
+        }
+        let version = self.db_version(scope)?;
+        let entries = self.block(async {
+            let rows = sqlx::query(
+                "SELECT key, value FROM state_entries WHERE tenant = $1 AND component = $2",
+            )
+            .bind(&scope.tenant)
+            .bind(&scope.component)
+            .fetch_all(self.db.pool())
+            .await?;
+            rows.iter()
+                .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<Vec<u8>, _>(1)?)))
+                .collect::<Result<BTreeMap<_, _>, sqlx::Error>>()
+        })?;
+        let m = Arc::new(Mirrored {
+            data: RwLock::new((version, entries)),
+            commit: Mutex::new(()),
+        });
+        scopes.insert(scope.clone(), m.clone());
+        Ok(Some(m))
     }
 
     fn block<T>(&self, f: impl Future<Output = Result<T, sqlx::Error>>) -> Result<T, StateError> {
@@ -37,8 +91,8 @@ fn version_of(v: i64) -> Version {
     Version::try_from(v).unwrap_or(0)
 }
 
-impl StateStore for SqlState {
-    fn version(&self, scope: &Scope) -> Result<Version, StateError> {
+impl SqlState {
+    fn db_version(&self, scope: &Scope) -> Result<Version, StateError> {
         self.block(async {
             let row = sqlx::query(
                 "SELECT version FROM state_scopes WHERE tenant = $1 AND component = $2",
@@ -52,7 +106,7 @@ impl StateStore for SqlState {
         .map(|v| v.map_or(0, version_of))
     }
 
-    fn get(&self, scope: &Scope, key: &str) -> Result<Option<Vec<u8>>, StateError> {
+    fn db_get(&self, scope: &Scope, key: &str) -> Result<Option<Vec<u8>>, StateError> {
         self.block(async {
             let row = sqlx::query(
                 "SELECT value FROM state_entries WHERE tenant = $1 AND component = $2 AND key = $3",
@@ -66,7 +120,7 @@ impl StateStore for SqlState {
         })
     }
 
-    fn list_keys(&self, scope: &Scope, prefix: &str) -> Result<Vec<String>, StateError> {
+    fn db_list_keys(&self, scope: &Scope, prefix: &str) -> Result<Vec<String>, StateError> {
         self.block(async {
             // Range scan on the primary key instead of LIKE, which would treat
             // `%` and `_` in the prefix as wildcards.
@@ -91,7 +145,7 @@ impl StateStore for SqlState {
         })
     }
 
-    fn commit(&self, scope: &Scope, commit: Commit) -> Result<Version, StateError> {
+    fn db_commit(&self, scope: &Scope, commit: &Commit) -> Result<Version, StateError> {
         let base = commit.base;
         let applied = self.block(async {
             let mut tx = self.db.pool().begin().await?;
@@ -189,9 +243,77 @@ impl StateStore for SqlState {
         } else {
             Err(StateError::Conflict {
                 base,
-                current: self.version(scope)?,
+                current: self.db_version(scope)?,
             })
         }
+    }
+}
+
+fn read<T>(m: &Mirrored, f: impl FnOnce(&(Version, BTreeMap<String, Vec<u8>>)) -> T) -> T {
+    f(&m.data.read().unwrap_or_else(|p| p.into_inner()))
+}
+
+impl StateStore for SqlState {
+    fn version(&self, scope: &Scope) -> Result<Version, StateError> {
+        match self.mirrored(scope)? {
+            Some(m) => Ok(read(&m, |(v, _)| *v)),
+            None => self.db_version(scope),
+        }
+    }
+
+    fn get(&self, scope: &Scope, key: &str) -> Result<Option<Vec<u8>>, StateError> {
+        match self.mirrored(scope)? {
+            Some(m) => Ok(read(&m, |(_, e)| e.get(key).cloned())),
+            None => self.db_get(scope, key),
+        }
+    }
+
+    fn list_keys(&self, scope: &Scope, prefix: &str) -> Result<Vec<String>, StateError> {
+        match self.mirrored(scope)? {
+            Some(m) => Ok(read(&m, |(_, e)| {
+                e.range(prefix.to_owned()..)
+                    .take_while(|(k, _)| k.starts_with(prefix))
+                    .map(|(k, _)| k.clone())
+                    .collect()
+            })),
+            None => self.db_list_keys(scope, prefix),
+        }
+    }
+
+    fn commit(&self, scope: &Scope, commit: Commit) -> Result<Version, StateError> {
+        let Some(m) = self.mirrored(scope)? else {
+            return self.db_commit(scope, &commit);
+        };
+        let _order = m.commit.lock().unwrap_or_else(|p| p.into_inner());
+        let current = read(&m, |(v, _)| *v);
+        if current != commit.base {
+            return Err(StateError::Conflict {
+                base: commit.base,
+                current,
+            });
+        }
+        let version = match self.db_commit(scope, &commit) {
+            Ok(v) => v,
+            Err(e) => {
+                // Another writer reached the file after all: forget the copy
+                // so the next call reloads it.
+                if matches!(e, StateError::Conflict { .. })
+                    && let Some(mirror) = &self.mirror
+                {
+                    mirror.lock().unwrap_or_else(|p| p.into_inner()).remove(scope);
+                }
+                return Err(e);
+            }
+        };
+        let mut data = m.data.write().unwrap_or_else(|p| p.into_inner());
+        for (key, value) in commit.writes {
+            match value {
+                Some(value) => data.1.insert(key, value),
+                None => data.1.remove(&key),
+            };
+        }
+        data.0 = version;
+        Ok(version)
     }
 }
 
