@@ -70,7 +70,9 @@ struct Setup {
 }
 
 async fn setup(data: &Path) -> Setup {
-    let db = Database::open_sqlite(&data.join("mercato.db")).await.expect("db");
+    let db = Database::open_sqlite(&data.join("mercato.db"))
+        .await
+        .expect("db");
     let runtime = Arc::new(
         Runtime::builder()
             .state(Arc::new(SqlState::new(db.clone())))
@@ -81,8 +83,18 @@ async fn setup(data: &Path) -> Setup {
     let market = Arc::new(Marketplace::new(Registry::new(db), runtime));
     let r = market.registry();
     let console = Principal::console();
-    r.create_tenant(&console, NewTenant { name: "bench".into(), title: None }).await.expect("tenant");
-    r.create_publisher(&console, "bench").await.expect("publisher");
+    r.create_tenant(
+        &console,
+        NewTenant {
+            name: "bench".into(),
+            title: None,
+        },
+    )
+    .await
+    .expect("tenant");
+    r.create_publisher(&console, "bench")
+        .await
+        .expect("publisher");
     let mut who = Vec::new();
     for (name, role, tenant, publisher) in [
         ("dev", Role::Developer, None, Some("bench")),
@@ -91,18 +103,32 @@ async fn setup(data: &Path) -> Setup {
         ("ray", Role::Rep, Some("bench"), None),
     ] {
         let (_, token) = r
-            .create_account(&console, NewAccount {
-                name: name.into(), role,
-                tenant: tenant.map(Into::into), publisher: publisher.map(Into::into),
-            })
+            .create_account(
+                &console,
+                NewAccount {
+                    name: name.into(),
+                    role,
+                    tenant: tenant.map(Into::into),
+                    publisher: publisher.map(Into::into),
+                },
+            )
             .await
             .expect("account");
-        who.push((r.authenticate(&token.token).await.expect("auth"), token.token));
+        who.push((
+            r.authenticate(&token.token).await.expect("auth"),
+            token.token,
+        ));
     }
     let key = SigningKey::from_bytes(&[9; 32]);
-    r.register_key(&who[0].0, "bench", NewKey { public_key: hex::encode(key.verifying_key().as_bytes()) })
-        .await
-        .expect("key");
+    r.register_key(
+        &who[0].0,
+        "bench",
+        NewKey {
+            public_key: hex::encode(key.verifying_key().as_bytes()),
+        },
+    )
+    .await
+    .expect("key");
     Setup {
         market,
         developer: who[0].0.clone(),
@@ -125,8 +151,12 @@ fn main() {
     let mut times = Vec::new();
     let mut size = 0;
     for i in 0..5 {
-        let file = Package::build(&manifest("bench/publish", &format!("1.0.{i}")), &variant(&code, i), &s.key)
-            .expect("package");
+        let file = Package::build(
+            &manifest("bench/publish", &format!("1.0.{i}")),
+            &variant(&code, i),
+            &s.key,
+        )
+        .expect("package");
         size = file.len();
         let request = Request::builder()
             .method("POST")
@@ -160,7 +190,14 @@ fn main() {
                 .await
                 .expect("approve");
             s.market
-                .install(&s.director, "bench", NewInstall { package: name, ..NewInstall::default() })
+                .install(
+                    &s.director,
+                    "bench",
+                    NewInstall {
+                        package: name,
+                        ..NewInstall::default()
+                    },
+                )
                 .await
                 .expect("install");
         }
@@ -168,10 +205,18 @@ fn main() {
     drop(s.market);
     let mut restarts = Vec::new();
     for attempt in 0..3 {
-        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("port")
+            .port();
         let started = Instant::now();
         let mut child = Command::new(env!("CARGO_BIN_EXE_mercato"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--data-dir",
+            ])
             .arg(dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -181,7 +226,10 @@ fn main() {
             .http_status_as_error(false)
             .build()
             .into();
-        let url = format!("http://127.0.0.1:{port}/v1/tenants/bench/components/c{:02}/list-sessions", 17 + attempt);
+        let url = format!(
+            "http://127.0.0.1:{port}/v1/tenants/bench/components/c{:02}/list-sessions",
+            17 + attempt
+        );
         loop {
             let reply = agent
                 .post(&url)
@@ -192,7 +240,10 @@ fn main() {
                 assert_eq!(r.status(), 200, "first call failed");
                 break;
             }
-            assert!(started.elapsed() < Duration::from_secs(30), "mercato serve did not come up");
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "mercato serve did not come up"
+            );
             std::thread::sleep(Duration::from_millis(2));
         }
         restarts.push(started.elapsed());
@@ -200,7 +251,10 @@ fn main() {
         let _ = child.wait();
     }
     restarts.sort();
-    println!("restart_first_call_ms_max: {:.1} ms ({COMPONENTS} components installed)", ms(restarts[2]));
+    println!(
+        "restart_first_call_ms_max: {:.1} ms ({COMPONENTS} components installed)",
+        ms(restarts[2])
+    );
     println!("restart_first_call_ms_min: {:.1} ms", ms(restarts[0]));
 }
 

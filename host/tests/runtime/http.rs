@@ -1,17 +1,10 @@
 //! The HTTP layer through the router, without a socket.
 
-use std::sync::Arc;
-
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use mercato_host::Runtime;
 use mercato_host::http::app;
-use mercato_host::marketplace::Marketplace;
-use mercato_registry::{
-    Database, Decision, Manifest, NewAccount, NewInstall, NewKey, NewTenant, Package, Principal,
-    Registry, Role, SqlState,
-};
+use mercato_registry::Database;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -24,88 +17,8 @@ async fn router() -> (axum::Router, String, tempfile::TempDir) {
     let db = Database::open_sqlite(&dir.path().join("m.db"))
         .await
         .unwrap();
-    let runtime = Arc::new(
-        Runtime::builder()
-            .state(Arc::new(SqlState::new(db.clone())))
-            .clock(|| NOW)
-            .build()
-            .unwrap(),
-    );
-    let market = Arc::new(Marketplace::new(Registry::new(db), runtime));
-    let r = market.registry();
-    let console = Principal::console();
-    r.create_tenant(
-        &console,
-        NewTenant {
-            name: "acme".into(),
-            title: None,
-        },
-    )
-    .await
-    .unwrap();
-    r.create_publisher(&console, "mercato").await.unwrap();
-    let mut who = Vec::new();
-    for (name, role, tenant, publisher) in [
-        ("dev", Role::Developer, None, Some("mercato")),
-        ("legal", Role::Reviewer, None, None),
-        ("dora", Role::Director, Some("acme"), None),
-        ("ray", Role::Rep, Some("acme"), None),
-    ] {
-        let (_, token) = r
-            .create_account(
-                &console,
-                NewAccount {
-                    name: name.into(),
-                    role,
-                    tenant: tenant.map(Into::into),
-                    publisher: publisher.map(Into::into),
-                },
-            )
-            .await
-            .unwrap();
-        who.push((r.authenticate(&token.token).await.unwrap(), token.token));
-    }
-    let key = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
-    r.register_key(
-        &who[0].0,
-        "mercato",
-        NewKey {
-            public_key: hex::encode(key.verifying_key().as_bytes()),
-        },
-    )
-    .await
-    .unwrap();
-    let manifest: Manifest = serde_json::from_value(json!({
-        "name": "mercato/livestream-booking", "version": "1.0.0", "kind": "livestream-booking",
-        "wit": "mercato:sales@0.1.0", "permissions": ["store", "events"], "description": "Seats."
-    }))
-    .unwrap();
-    let code = mercato_artifacts::read(mercato_artifacts::LIVESTREAM_BOOKING);
-    let version = market
-        .publish(&who[0].0, Package::build(&manifest, &code, &key).unwrap())
-        .await
-        .unwrap();
-    r.review(
-        &who[1].0,
-        &version.name,
-        &version.version,
-        Decision::Approve,
-        None,
-    )
-    .await
-    .unwrap();
-    market
-        .install(
-            &who[2].0,
-            "acme",
-            NewInstall {
-                package: version.name.clone(),
-                ..NewInstall::default()
-            },
-        )
-        .await
-        .unwrap();
-    (app(market.clone()), who[3].1.clone(), dir)
+    let seeded = crate::market::seeded(db).await;
+    (app(seeded.market.clone()), seeded.rep.1, dir)
 }
 
 async fn send(

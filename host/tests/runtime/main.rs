@@ -12,4 +12,5 @@ mod hostile;
 mod http;
 mod livestream;
 mod load;
+mod market;
 mod wasi;

@@ -300,7 +300,10 @@ impl StateStore for SqlState {
                 if matches!(e, StateError::Conflict { .. })
                     && let Some(mirror) = &self.mirror
                 {
-                    mirror.lock().unwrap_or_else(|p| p.into_inner()).remove(scope);
+                    mirror
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(scope);
                 }
                 return Err(e);
             }
