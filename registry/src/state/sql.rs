@@ -28,12 +28,15 @@ struct Mirrored {
     commit: Mutex<()>,
 }
 
+/// The mirrored scopes of one SQLite database.
+type Mirror = Arc<Mutex<HashMap<Scope, Arc<Mirrored>>>>;
+
 /// State in SQL tables `state_scopes` and `state_entries`.
 #[derive(Debug, Clone)]
 pub struct SqlState {
     db: Database,
     runtime: Handle,
-    mirror: Option<Arc<Mutex<HashMap<Scope, Arc<Mirrored>>>>>,
+    mirror: Option<Mirror>,
 }
 
 impl SqlState {
