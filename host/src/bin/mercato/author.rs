@@ -177,9 +177,24 @@ pub fn manifest(
     Ok(manifest)
 }
 
-/// Requested limits, for tools that show them.
+/// Requested limits as `name value` pairs; what is not asked for gets the
+/// platform default.
 pub fn show_limits(l: &RequestedLimits) -> String {
-    serde_json::to_string(l).unwrap_or_default()
+    let asked: Vec<String> = [
+        ("fuel", l.fuel),
+        ("deadline-ms", l.deadline_ms),
+        ("memory-bytes", l.memory_bytes),
+        ("output-bytes", l.output_bytes),
+        ("log-bytes", l.log_bytes),
+    ]
+    .into_iter()
+    .filter_map(|(name, v)| v.map(|v| format!("{name} {v}")))
+    .collect();
+    if asked.is_empty() {
+        "platform defaults".to_owned()
+    } else {
+        format!("{} (the rest: platform defaults)", asked.join(", "))
+    }
 }
 
 pub fn pack(
