@@ -1,16 +1,22 @@
-//! Customer profiles of each tenant, as the runtime reads them for
-//! components. Masking by permission is the runtime's business, not this
-//! module's: profiles here are always whole.
+//! Customer profiles of each tenant: kept in the database, imported as
+//! NDJSON or CSV, erased on request (profile and events), and read by the
+//! runtime for components. Masking by permission is the runtime's business,
+//! not this module's: profiles here are always whole.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use tokio::runtime::Handle;
 
-use crate::StateError;
+use crate::accounts::{Principal, Role};
+use crate::audit::Change;
+use crate::{Database, RegistryError, StateError, now_ms};
 
 /// A customer profile.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CustomerProfile {
     /// Tenant-chosen id.
     pub id: String,
@@ -25,7 +31,120 @@ pub struct CustomerProfile {
     /// Postal address, one line.
     pub address: Option<String>,
     /// Free-form tags.
+    #[serde(default)]
     pub tags: Vec<String>,
+}
+
+/// The most profiles one import may carry.
+pub const MAX_IMPORT: usize = 100_000;
+
+impl CustomerProfile {
+    /// Check the fields; `row` (from 1) names the record in an import.
+    pub fn validate(&self, row: usize) -> Result<(), RegistryError> {
+        let fail = |field: &'static str, message: String| {
+            Err(RegistryError::invalid(
+                field,
+                format!("record {row}: {message}"),
+            ))
+        };
+        if self.id.trim().is_empty() || self.id.len() > 128 {
+            return fail("id", "must be 1-128 characters".to_owned());
+        }
+        if self.name.trim().is_empty() || self.name.len() > 200 {
+            return fail(
+                "name",
+                format!("customer `{}`: must be 1-200 characters", self.id),
+            );
+        }
+        if let Some(email) = &self.email
+            && !(email.contains('@') && email.len() <= 254 && !email.contains(char::is_whitespace))
+        {
+            return fail(
+                "email",
+                format!("customer `{}`: `{email}` is not an e-mail address", self.id),
+            );
+        }
+        if let Some(phone) = &self.phone
+            && !phone
+                .chars()
+                .all(|c| c.is_ascii_digit() || " +-()".contains(c))
+        {
+            return fail(
+                "phone",
+                format!("customer `{}`: `{phone}` is not a phone number", self.id),
+            );
+        }
+        Ok(())
+    }
+
+    /// Profiles from NDJSON: one JSON object per line, blank lines skipped.
+    pub fn from_ndjson(text: &str) -> Result<Vec<CustomerProfile>, RegistryError> {
+        let mut out = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let p: CustomerProfile = serde_json::from_str(line)
+                .map_err(|e| RegistryError::invalid("body", format!("line {}: {e}", i + 1)))?;
+            p.validate(i + 1)?;
+            out.push(p);
+        }
+        Ok(out)
+    }
+
+    /// Profiles from CSV with a header row: `id,name,company,email,phone,address,tags`
+    /// (any order; `tags` separated by `;`; empty cells are absent).
+    pub fn from_csv(text: &str) -> Result<Vec<CustomerProfile>, RegistryError> {
+        let mut reader = csv::ReaderBuilder::new()
+            .trim(csv::Trim::All)
+            .from_reader(text.as_bytes());
+        let headers = reader
+            .headers()
+            .map_err(|e| RegistryError::invalid("body", format!("the CSV header: {e}")))?
+            .clone();
+        let known = ["id", "name", "company", "email", "phone", "address", "tags"];
+        if let Some(unknown) = headers.iter().find(|h| !known.contains(h)) {
+            return Err(RegistryError::invalid(
+                "body",
+                format!(
+                    "unknown CSV column `{unknown}` (columns: {})",
+                    known.join(", ")
+                ),
+            ));
+        }
+        let column = |name: &str| headers.iter().position(|h| h == name);
+        let mut out = Vec::new();
+        for (i, record) in reader.records().enumerate() {
+            let row = i + 1;
+            let record = record
+                .map_err(|e| RegistryError::invalid("body", format!("CSV record {row}: {e}")))?;
+            let cell = |name: &str| {
+                column(name)
+                    .and_then(|c| record.get(c))
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_owned)
+            };
+            let p = CustomerProfile {
+                id: cell("id").unwrap_or_default(),
+                name: cell("name").unwrap_or_default(),
+                company: cell("company"),
+                email: cell("email"),
+                phone: cell("phone"),
+                address: cell("address"),
+                tags: cell("tags")
+                    .map(|t| {
+                        t.split(';')
+                            .map(|s| s.trim().to_owned())
+                            .filter(|s| !s.is_empty())
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            };
+            p.validate(row)?;
+            out.push(p);
+        }
+        Ok(out)
+    }
 }
 
 /// Where the runtime finds customer profiles.
@@ -63,5 +182,196 @@ impl CustomerDirectory for MemoryCustomers {
             .unwrap_or_else(|p| p.into_inner())
             .get(&(tenant.to_owned(), id.to_owned()))
             .cloned())
+    }
+}
+
+fn profile_from_row(row: &sqlx::any::AnyRow) -> Result<CustomerProfile, RegistryError> {
+    let tags: String = row.try_get("tags")?;
+    Ok(CustomerProfile {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        company: row.try_get("company")?,
+        email: row.try_get("email")?,
+        phone: row.try_get("phone")?,
+        address: row.try_get("address")?,
+        tags: serde_json::from_str(&tags)
+            .map_err(|e| RegistryError::Corrupt(format!("stored tags: {e}")))?,
+    })
+}
+
+const COLUMNS: &str = "id, name, company, email, phone, address, tags";
+const MANAGE: &[Role] = &[Role::Operator, Role::Director];
+
+impl crate::Registry {
+    /// Create or replace profiles (the tenant's director, operators), all or
+    /// none. The audit entry records how many and which ids, not the
+    /// contact details.
+    pub async fn import_customers(
+        &self,
+        actor: &Principal,
+        tenant: &str,
+        profiles: Vec<CustomerProfile>,
+    ) -> Result<usize, RegistryError> {
+        actor.require_tenant(tenant, MANAGE, "import customers")?;
+        if profiles.len() > MAX_IMPORT {
+            return Err(RegistryError::invalid(
+                "body",
+                format!(
+                    "{} profiles; one import takes at most {MAX_IMPORT}",
+                    profiles.len()
+                ),
+            ));
+        }
+        for (i, p) in profiles.iter().enumerate() {
+            p.validate(i + 1)?;
+        }
+        let mut change = Change::begin(&self.db, actor).await?;
+        self.tenant_exists(change.conn(), tenant).await?;
+        let at = now_ms();
+        for p in &profiles {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO customers (tenant, {COLUMNS}, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                 ON CONFLICT (tenant, id) DO UPDATE SET name = excluded.name, company = excluded.company, \
+                 email = excluded.email, phone = excluded.phone, address = excluded.address, \
+                 tags = excluded.tags, updated_at = excluded.updated_at"
+            )))
+            .bind(tenant)
+            .bind(&p.id)
+            .bind(&p.name)
+            .bind(&p.company)
+            .bind(&p.email)
+            .bind(&p.phone)
+            .bind(&p.address)
+            .bind(serde_json::to_string(&p.tags).unwrap_or_else(|_| "[]".to_owned()))
+            .bind(at)
+            .execute(change.conn())
+            .await?;
+        }
+        let ids: Vec<&str> = profiles.iter().map(|p| p.id.as_str()).take(100).collect();
+        change
+            .record(
+                "customers.import",
+                tenant,
+                Some(tenant),
+                &serde_json::Value::Null,
+                &serde_json::json!({ "count": profiles.len(), "ids": ids }),
+            )
+            .await?;
+        change.commit().await?;
+        Ok(profiles.len())
+    }
+
+    /// One profile, whole (the tenant's director, operators).
+    pub async fn customer(
+        &self,
+        actor: &Principal,
+        tenant: &str,
+        id: &str,
+    ) -> Result<CustomerProfile, RegistryError> {
+        actor.require_tenant(tenant, MANAGE, "read customer profiles")?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM customers WHERE tenant = $1 AND id = $2"
+        )))
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(self.db.pool())
+        .await?
+        .ok_or_else(|| RegistryError::not_found("customer", format!("{tenant}/{id}")))?;
+        profile_from_row(&row)
+    }
+
+    /// Profiles by id, after `after`, at most `limit`.
+    pub async fn customers(
+        &self,
+        actor: &Principal,
+        tenant: &str,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<CustomerProfile>, RegistryError> {
+        actor.require_tenant(tenant, MANAGE, "read customer profiles")?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM customers WHERE tenant = $1 AND id > $2 ORDER BY id LIMIT $3"
+        )))
+        .bind(tenant)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter().map(profile_from_row).collect()
+    }
+
+    /// Erase a customer on request: the profile and every event about them.
+    /// Returns how many events went.
+    pub async fn erase_customer(
+        &self,
+        actor: &Principal,
+        tenant: &str,
+        id: &str,
+    ) -> Result<u64, RegistryError> {
+        actor.require_tenant(tenant, MANAGE, "erase customers")?;
+        let mut change = Change::begin(&self.db, actor).await?;
+        let profile = sqlx::query("DELETE FROM customers WHERE tenant = $1 AND id = $2")
+            .bind(tenant)
+            .bind(id)
+            .execute(change.conn())
+            .await?
+            .rows_affected();
+        let events = sqlx::query("DELETE FROM events WHERE tenant = $1 AND customer = $2")
+            .bind(tenant)
+            .bind(id)
+            .execute(change.conn())
+            .await?
+            .rows_affected();
+        if profile == 0 && events == 0 {
+            return Err(RegistryError::not_found(
+                "customer",
+                format!("{tenant}/{id}"),
+            ));
+        }
+        change
+            .record(
+                "customer.erase",
+                &format!("{tenant}/{id}"),
+                Some(tenant),
+                &serde_json::json!({ "profile": profile == 1, "events": events }),
+                &serde_json::Value::Null,
+            )
+            .await?;
+        change.commit().await?;
+        Ok(events)
+    }
+}
+
+/// Profiles in the database, for the runtime (blocking, like the state store).
+#[derive(Debug, Clone)]
+pub struct SqlCustomers {
+    db: Database,
+    runtime: Handle,
+}
+
+impl SqlCustomers {
+    /// Profiles in `db`. Call inside a Tokio runtime.
+    pub fn new(db: Database) -> Self {
+        SqlCustomers {
+            db,
+            runtime: Handle::current(),
+        }
+    }
+}
+
+impl CustomerDirectory for SqlCustomers {
+    fn profile(&self, tenant: &str, id: &str) -> Result<Option<CustomerProfile>, StateError> {
+        self.runtime
+            .block_on(async {
+                let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {COLUMNS} FROM customers WHERE tenant = $1 AND id = $2"
+                )))
+                .bind(tenant)
+                .bind(id)
+                .fetch_optional(self.db.pool())
+                .await?;
+                row.as_ref().map(profile_from_row).transpose()
+            })
+            .map_err(|e: RegistryError| StateError::Storage(e.to_string()))
     }
 }

@@ -79,6 +79,7 @@ impl RegistryError {
                 "install" => "unknown-install",
                 "approval" => "unknown-approval",
                 "token" => "unknown-token",
+                "customer" => "unknown-customer",
                 _ => "not-found",
             },
             RegistryError::Conflict { code, .. } => code,

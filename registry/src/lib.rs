@@ -18,6 +18,7 @@ pub mod audit;
 pub mod customers;
 pub mod db;
 mod error;
+pub mod events;
 pub mod inbox;
 pub mod installs;
 pub mod package;
@@ -28,7 +29,7 @@ pub mod tenants;
 pub mod versions;
 
 pub use accounts::{Account, IssuedToken, NewAccount, Principal, Role};
-pub use customers::{CustomerDirectory, CustomerProfile, MemoryCustomers};
+pub use customers::{CustomerDirectory, CustomerProfile, MemoryCustomers, SqlCustomers};
 pub use db::{Database, DbError};
 pub use error::RegistryError;
 pub use installs::{Install, InstallUpdate, NewInstall, UpgradeOutcome, UpgradeRequest};

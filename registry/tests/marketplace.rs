@@ -44,6 +44,7 @@ on_both_engines!(
     installs_follow_pin_upgrade_accept_rollback,
     approvals_inbox,
     audit_chain_detects_edits_removals_and_reordering,
+    customers_import_read_erase_and_events_query,
 );
 
 fn key(seed: u8) -> SigningKey {
@@ -1045,5 +1046,214 @@ async fn audit_chain_detects_edits_removals_and_reordering(registry: Registry) {
         report.problems.iter().any(|p| p.contains("missing")),
         "{:?}",
         report.problems
+    );
+}
+
+async fn customers_import_read_erase_and_events_query(registry: Registry) {
+    use mercato_registry::events::EventQuery;
+    use mercato_registry::{
+        Commit, CustomerDirectory, CustomerProfile, EventRecord, Scope, SqlCustomers, SqlState,
+        StateStore,
+    };
+    let w = world(registry).await;
+    let csv = "id,name,email,phone,tags\nann,Ann Lee,ann@example.com,13812345678,vip;beta\nbob,Bob Roe,,,\n";
+    let profiles = CustomerProfile::from_csv(csv).unwrap();
+    assert_eq!(profiles[0].tags, ["vip", "beta"]);
+    assert_eq!(profiles[1].email, None);
+    let ndjson = "{\"id\": \"cy\", \"name\": \"Cy Moe\", \"company\": \"Moe Ltd\"}\n\n";
+    let more = CustomerProfile::from_ndjson(ndjson).unwrap();
+
+    // Bad records are named by record and field; unknown columns refused.
+    let err = CustomerProfile::from_csv("id,name,email\nann,Ann,not-an-address\n").unwrap_err();
+    assert!(
+        matches!(&err, RegistryError::Invalid { field: "email", message } if message.contains("record 1")),
+        "{err}"
+    );
+    let err = CustomerProfile::from_csv("id,name,shoe_size\nann,Ann,9\n").unwrap_err();
+    assert!(err.to_string().contains("shoe_size"), "{err}");
+    let err =
+        CustomerProfile::from_ndjson("{\"id\": \"x\", \"name\": \"X\", \"ssn\": 1}").unwrap_err();
+    assert!(err.to_string().contains("line 1"), "{err}");
+
+    // Only the tenant's director (or an operator) imports and reads.
+    for who in [&w.rep, &w.other_director, &w.reviewer] {
+        let err = w
+            .registry
+            .import_customers(who, "north", profiles.clone())
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "forbidden", "{who}");
+    }
+    assert_eq!(
+        w.registry
+            .import_customers(&w.director, "north", profiles)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        w.registry
+            .import_customers(&w.director, "north", more)
+            .await
+            .unwrap(),
+        1
+    );
+    let ann = w
+        .registry
+        .customer(&w.director, "north", "ann")
+        .await
+        .unwrap();
+    assert_eq!(ann.phone.as_deref(), Some("13812345678"));
+    let page = w
+        .registry
+        .customers(&w.director, "north", "ann", 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        page.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(),
+        ["bob", "cy"]
+    );
+    assert_eq!(
+        w.registry
+            .customer(&w.other_director, "north", "ann")
+            .await
+            .unwrap_err()
+            .code(),
+        "forbidden"
+    );
+
+    // The runtime's directory reads the same profiles.
+    let directory = SqlCustomers::new(w.registry.database().clone());
+    let found = tokio::task::spawn_blocking(move || directory.profile("north", "ann"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.map(|p| p.name), Some("Ann Lee".to_owned()));
+
+    // Events as components commit them.
+    let state = SqlState::new(w.registry.database().clone());
+    let event = |name: &str, customer: &str, at: u64| EventRecord {
+        name: name.into(),
+        customer: Some(customer.into()),
+        properties: serde_json::json!({"session": "s-1"}),
+        occurred_at: at,
+    };
+    let events = vec![
+        event("booking.confirmed", "ann", 10),
+        event("booking.confirmed", "bob", 20),
+        event("booking.cancelled", "ann", 30),
+    ];
+    tokio::task::spawn_blocking(move || {
+        state
+            .commit(
+                &Scope::new("north", "booking"),
+                Commit {
+                    base: 0,
+                    events,
+                    ..Commit::default()
+                },
+            )
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let q = |f: fn(&mut EventQuery)| {
+        let mut q = EventQuery::default();
+        f(&mut q);
+        q
+    };
+    let by = |q: EventQuery| {
+        let r = w.registry.clone();
+        let d = w.director.clone();
+        async move { r.events(&d, "north", &q).await.unwrap() }
+    };
+    assert_eq!(by(q(|_| {})).await.len(), 3);
+    assert_eq!(by(q(|q| q.customer = Some("ann".into()))).await.len(), 2);
+    assert_eq!(
+        by(q(|q| q.name = Some("booking.cancelled".into())))
+            .await
+            .len(),
+        1
+    );
+    assert_eq!(
+        by(q(|q| {
+            q.from = Some(15);
+            q.to = Some(30);
+        }))
+        .await
+        .len(),
+        1
+    );
+    assert_eq!(by(q(|q| q.component = Some("other".into()))).await.len(), 0);
+    let first = by(q(|q| q.limit = Some(1))).await;
+    let after = EventQuery {
+        after: Some(first[0].id),
+        ..EventQuery::default()
+    };
+    assert_eq!(by(after).await.len(), 2);
+    let err = w
+        .registry
+        .events(
+            &w.director,
+            "north",
+            &q(|q| {
+                q.from = Some(5);
+                q.to = Some(5);
+            }),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RegistryError::Invalid { field: "to", .. }));
+    assert_eq!(
+        w.registry
+            .events(&w.rep, "north", &q(|_| {}))
+            .await
+            .unwrap_err()
+            .code(),
+        "forbidden"
+    );
+    assert!(
+        w.registry
+            .events(&w.other_director, "south", &q(|_| {}))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Erasure: the profile and every event about them, nobody else's.
+    assert_eq!(
+        w.registry
+            .erase_customer(&w.director, "north", "ann")
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        w.registry
+            .customer(&w.director, "north", "ann")
+            .await
+            .unwrap_err()
+            .code(),
+        "unknown-customer"
+    );
+    assert!(by(q(|q| q.customer = Some("ann".into()))).await.is_empty());
+    assert_eq!(by(q(|_| {})).await.len(), 1);
+    assert_eq!(
+        w.registry
+            .erase_customer(&w.director, "north", "ann")
+            .await
+            .unwrap_err()
+            .code(),
+        "unknown-customer"
+    );
+    // The audit log records the erasure without the contact details.
+    let entries = mercato_registry::audit::list(w.registry.database(), Some("north"), 0, 1000)
+        .await
+        .unwrap();
+    assert!(entries.iter().any(|e| e.action == "customer.erase"));
+    assert!(
+        entries
+            .iter()
+            .all(|e| !e.after.contains("ann@example.com") && !e.before.contains("ann@example.com"))
     );
 }

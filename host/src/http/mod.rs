@@ -7,6 +7,7 @@
 mod admin;
 mod auth;
 mod body;
+mod customers;
 mod error;
 mod inbox;
 mod installs;
@@ -60,6 +61,7 @@ pub struct ErrorDetail {
         (name = "components", description = "Calling a tenant's components"),
         (name = "installs", description = "Directors enabling, configuring, upgrading, rolling back"),
         (name = "approvals", description = "A tenant's approvals inbox"),
+        (name = "customers", description = "A tenant's customer profiles and events"),
         (name = "packages", description = "Publishing and reviewing versions; the catalog"),
         (name = "publishers", description = "Publishers and signing keys"),
         (name = "tenants", description = "Tenants"),
@@ -136,6 +138,9 @@ fn documented() -> (Router<Arc<Marketplace>>, utoipa::openapi::OpenApi) {
         .routes(routes!(invoke::list))
         .routes(routes!(invoke::describe))
         .routes(routes!(invoke::call))
+        .routes(routes!(customers::import, customers::list))
+        .routes(routes!(customers::get, customers::erase))
+        .routes(routes!(customers::events))
         .routes(routes!(inbox::list))
         .routes(routes!(inbox::decide))
         .routes(routes!(inbox::entries))

@@ -137,6 +137,29 @@ impl Server {
         )
     }
 
+    fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        content_type: &str,
+        body: &str,
+    ) -> (u16, String) {
+        let request = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base))
+            .header("Authorization", format!("Bearer {token}"))
+            .header("Content-Type", content_type)
+            .body(body.to_owned())
+            .expect("request");
+        let mut response = self.agent.run(request).expect("HTTP exchange");
+        let status = response.status().as_u16();
+        (
+            status,
+            response.body_mut().read_to_string().unwrap_or_default(),
+        )
+    }
+
     fn upload(&self, token: &str, bytes: &[u8]) -> (u16, Value) {
         let mut response = self
             .agent
@@ -443,6 +466,145 @@ fn the_marketplace_end_to_end() {
         403,
         "forbidden",
     );
+
+    // The director's customers and the events the component emitted.
+    let director_token = dora.as_deref().expect("token");
+    let (status, body) = server.raw(
+        "POST",
+        "/v1/tenants/acme/customers",
+        director_token,
+        "text/csv",
+        "id,name,email,phone\nann,Ann Lee,ann@example.com,13812345678\nbob,Bob Roe,,\n",
+    );
+    assert_eq!((status, body.as_str()), (200, r#"{"imported":2}"#));
+    let (status, body) = server.raw(
+        "POST",
+        "/v1/tenants/acme/customers",
+        director_token,
+        "text/csv",
+        "id,name,email\nzed,Zed,not-an-address\n",
+    );
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body.contains("email") && body.contains("record 1"),
+        "{body}"
+    );
+    refused(
+        server.send(
+            "GET",
+            "/v1/tenants/acme/customers/ann",
+            gus.as_deref(),
+            None,
+        ),
+        403,
+        "forbidden",
+    );
+    let events = success(
+        server.send(
+            "GET",
+            "/v1/tenants/acme/events?customer=ann",
+            dora.as_deref(),
+            None,
+        ),
+        200,
+    );
+    assert_eq!(events["events"][0]["name"], "booking.confirmed", "{events}");
+    let (status, csv) = server.raw(
+        "GET",
+        "/v1/tenants/acme/events?component=livestream-booking&format=csv",
+        director_token,
+        "text/plain",
+        "",
+    );
+    assert_eq!(status, 200);
+    assert!(
+        csv.starts_with("id,occurred_at,component,name,customer,properties\n"),
+        "{csv}"
+    );
+    assert_eq!(csv.lines().count(), 1 + 4, "scheduled + 3 bookings: {csv}");
+    let (status, ndjson) = server.raw(
+        "GET",
+        "/v1/tenants/acme/events?name=booking.confirmed&format=ndjson",
+        director_token,
+        "text/plain",
+        "",
+    );
+    assert_eq!(status, 200);
+    assert_eq!(ndjson.lines().count(), 2, "{ndjson}");
+    refused(
+        server.send("GET", "/v1/tenants/acme/events", ray.as_deref(), None),
+        403,
+        "forbidden",
+    );
+    // Tracking off: the component works as before and nothing is stored.
+    success(
+        server.send(
+            "PATCH",
+            "/v1/tenants/acme/installs/livestream-booking",
+            dora.as_deref(),
+            Some(&json!({"tracking": false})),
+        ),
+        200,
+    );
+    success(
+        server.send(
+            "POST",
+            &format!("{base}/book"),
+            ray.as_deref(),
+            Some(&json!({"session-id": sid, "customer": "dan"})),
+        ),
+        200,
+    );
+    let untracked = success(
+        server.send(
+            "GET",
+            "/v1/tenants/acme/events?customer=dan",
+            dora.as_deref(),
+            None,
+        ),
+        200,
+    );
+    assert_eq!(untracked["events"], json!([]));
+    success(
+        server.send(
+            "PATCH",
+            "/v1/tenants/acme/installs/livestream-booking",
+            dora.as_deref(),
+            Some(&json!({"tracking": true})),
+        ),
+        200,
+    );
+    // Erasure on request: the profile and the events about ann are gone.
+    let erased = success(
+        server.send(
+            "DELETE",
+            "/v1/tenants/acme/customers/ann",
+            dora.as_deref(),
+            None,
+        ),
+        200,
+    );
+    assert_eq!(erased["events_removed"], 1);
+    refused(
+        server.send(
+            "GET",
+            "/v1/tenants/acme/customers/ann",
+            dora.as_deref(),
+            None,
+        ),
+        404,
+        "unknown-customer",
+    );
+    let gone = success(
+        server.send(
+            "GET",
+            "/v1/tenants/acme/events?customer=ann",
+            dora.as_deref(),
+            None,
+        ),
+        200,
+    );
+    assert_eq!(gone["events"], json!([]));
 
     // Disabled: the next call is refused; enabled again: it works.
     success(

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use mercato_host::Runtime;
 use mercato_host::marketplace::Marketplace;
-use mercato_registry::{Registry, SqlState};
+use mercato_registry::{Registry, SqlCustomers, SqlState};
 
 use crate::Store;
 
@@ -16,6 +16,7 @@ pub async fn run(listen: SocketAddr, store: &Store, demo: bool, components: &Pat
     let runtime = Arc::new(
         Runtime::builder()
             .state(Arc::new(SqlState::new(db.clone())))
+            .customers(Arc::new(SqlCustomers::new(db.clone())))
             .cache_dir(store.data_dir.join("cache"))
             .build()?,
     );
