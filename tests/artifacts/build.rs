@@ -9,6 +9,7 @@ use std::process::Command;
 /// (crate, constant) for every component to build.
 const COMPONENTS: &[(&str, &str)] = &[
     ("livestream-booking", "LIVESTREAM_BOOKING"),
+    ("sample-requests", "SAMPLE_REQUESTS"),
     ("hostile", "HOSTILE"),
 ];
 

@@ -5,19 +5,24 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::Body;
+use axum::http::Request;
+use http_body_util::BodyExt;
 use mercato_host::Runtime;
 use mercato_host::marketplace::{MarketError, Marketplace, REFRESH};
 use mercato_registry::{
     Database, Decision, InstallUpdate, Manifest, NewAccount, NewInstall, NewKey, NewTenant,
     Package, Principal, Registry, RegistryError, Role, SqlState,
 };
-use serde_json::json;
+use serde_json::{Value, json};
+use tower::ServiceExt;
 
 use crate::harness::NOW;
 
 pub struct Seeded {
     pub market: Arc<Marketplace>,
     pub developer: (Principal, String),
+    pub reviewer: (Principal, String),
     pub director: (Principal, String),
     pub rep: (Principal, String),
     pub key_id: String,
@@ -111,11 +116,10 @@ pub async fn seeded(db: Database) -> Seeded {
         .await
         .unwrap();
     let mut who = who.into_iter();
-    let developer = who.next().unwrap();
-    let _reviewer = who.next();
     Seeded {
         market,
-        developer,
+        developer: who.next().unwrap(),
+        reviewer: who.next().unwrap(),
         director: who.next().unwrap(),
         rep: who.next().unwrap(),
         key_id: registered.key_id,
@@ -194,4 +198,245 @@ async fn hosts_sharing_postgres_see_each_others_changes() {
         }
         other => panic!("expected revoked-key, got {other:?}"),
     }
+}
+
+async fn call(
+    router: &axum::Router,
+    token: &str,
+    method: &str,
+    uri: &str,
+    body: Value,
+) -> (u16, Value) {
+    let request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+/// sample-requests as wasm behind the API: a large request waits in the
+/// director's inbox; the decision reaches the component through
+/// `approval-decided`; then shipping and delivery.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_large_sample_request_waits_for_the_directors_decision() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open_sqlite(&dir.path().join("m.db"))
+        .await
+        .unwrap();
+    let s = seeded(db).await;
+    let key = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
+    let manifest: Manifest = serde_json::from_value(json!({
+        "name": "mercato/sample-requests", "version": "1.0.0", "kind": "sample-requests",
+        "wit": "mercato:sales@0.1.0", "permissions": ["store", "events", "approvals"],
+        "description": "Samples."
+    }))
+    .unwrap();
+    let code = mercato_artifacts::read(mercato_artifacts::SAMPLE_REQUESTS);
+    let v = s
+        .market
+        .publish(
+            &s.developer.0,
+            Package::build(&manifest, &code, &key).unwrap(),
+        )
+        .await
+        .unwrap();
+    s.market
+        .registry()
+        .review(&s.reviewer.0, &v.name, &v.version, Decision::Approve, None)
+        .await
+        .unwrap();
+    let router = mercato_host::http::app(s.market.clone());
+    let (dora, ray) = (s.director.1.as_str(), s.rep.1.as_str());
+    let settings = json!({"approval-quantity": 10, "stock": {"MUG": {"available": 40, "unit-price-minor": 900}}});
+    let (status, body) = call(
+        &router,
+        dora,
+        "POST",
+        "/v1/tenants/acme/installs",
+        json!({"package": "mercato/sample-requests", "settings": settings}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+
+    let base = "/v1/tenants/acme/components/sample-requests";
+    let draft = |quantity: u32| {
+        json!({"draft": {"customer": "ann", "sku": "MUG", "quantity": quantity,
+        "purpose": "Trade fair", "address": {"recipient": "Ann", "line1": "Main St 1", "line2": null,
+        "city": "Lyon", "postal-code": "69001", "country": "FR"}}})
+    };
+    let (status, big) = call(&router, ray, "POST", &format!("{base}/request"), draft(20)).await;
+    assert_eq!(
+        (status, big["state"].as_str()),
+        (200, Some("awaiting-approval")),
+        "{big}"
+    );
+    let id = big["id"].as_str().unwrap();
+    let (status, err) = call(&router, ray, "POST", &format!("{base}/request"), draft(30)).await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (422, Some("refused")),
+        "beyond stock: {err}"
+    );
+    let (status, err) = call(
+        &router,
+        ray,
+        "POST",
+        &format!("{base}/ship"),
+        json!({"id": id, "carrier": "DHL", "tracking-number": "1"}),
+    )
+    .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (409, Some("conflict")),
+        "{err}"
+    );
+    // The host-only callback is not callable over the API.
+    let (status, _) = call(
+        &router,
+        ray,
+        "POST",
+        &format!("{base}/approval-decided"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 403);
+
+    let (status, inbox) = call(
+        &router,
+        dora,
+        "GET",
+        "/v1/tenants/acme/approvals?status=pending",
+        json!(null),
+    )
+    .await;
+    assert_eq!(status, 200, "{inbox}");
+    let approval = &inbox["approvals"][0];
+    assert_eq!(approval["subject"], id);
+    assert_eq!(approval["component"], "sample-requests");
+    let approval_id = approval["id"].as_str().unwrap();
+    let decide = format!("/v1/tenants/acme/approvals/{approval_id}/decide");
+    let (status, _) = call(
+        &router,
+        ray,
+        "POST",
+        &decide,
+        json!({"decision": "approve"}),
+    )
+    .await;
+    assert_eq!(status, 403, "a rep cannot decide");
+    let (status, decided) = call(
+        &router,
+        dora,
+        "POST",
+        &decide,
+        json!({"decision": "approve"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{decided}");
+    assert_eq!(decided["approval"]["status"], "approved");
+    assert_eq!(
+        decided["component"],
+        json!({"ok": null}),
+        "the component took the decision"
+    );
+    let (_, now) = call(
+        &router,
+        ray,
+        "POST",
+        &format!("{base}/get"),
+        json!({"id": id}),
+    )
+    .await;
+    assert_eq!(now["state"], "approved");
+
+    let (status, shipped) = call(
+        &router,
+        ray,
+        "POST",
+        &format!("{base}/ship"),
+        json!({"id": id, "carrier": "DHL", "tracking-number": "JD014600"}),
+    )
+    .await;
+    assert_eq!(
+        (status, shipped["state"].as_str()),
+        (200, Some("shipped")),
+        "{shipped}"
+    );
+    let (_, delivered) = call(
+        &router,
+        ray,
+        "POST",
+        &format!("{base}/mark-delivered"),
+        json!({"id": id}),
+    )
+    .await;
+    assert_eq!(delivered["state"], "delivered");
+
+    // A rejection carries the director's reason to the component.
+    let (_, second) = call(&router, ray, "POST", &format!("{base}/request"), draft(15)).await;
+    let (_, inbox) = call(
+        &router,
+        dora,
+        "GET",
+        "/v1/tenants/acme/approvals?status=pending",
+        json!(null),
+    )
+    .await;
+    let approval_id = inbox["approvals"][0]["id"].as_str().unwrap().to_owned();
+    let decide = format!("/v1/tenants/acme/approvals/{approval_id}/decide");
+    let (status, body) = call(
+        &router,
+        dora,
+        "POST",
+        &decide,
+        json!({"decision": "reject"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("invalid-input")),
+        "{body}"
+    );
+    let (status, _) = call(
+        &router,
+        dora,
+        "POST",
+        &decide,
+        json!({"decision": "reject", "reason": "Too many mugs"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, rejected) = call(
+        &router,
+        ray,
+        "POST",
+        &format!("{base}/get"),
+        json!({"id": second["id"]}),
+    )
+    .await;
+    assert_eq!(
+        (rejected["state"].as_str(), rejected["reason"].as_str()),
+        (Some("rejected"), Some("Too many mugs"))
+    );
+    let (_, stock) = call(
+        &router,
+        ray,
+        "POST",
+        &format!("{base}/stock"),
+        json!({"sku": "MUG"}),
+    )
+    .await;
+    assert_eq!(
+        stock["available"], 20,
+        "40 - 20 shipped; the rejected 15 released"
+    );
 }

@@ -27,8 +27,8 @@ const FIRST_PARTY: &[(&str, Kind, &[&str], &str)] = &[
     (
         "sample-requests",
         Kind::SampleRequests,
-        &["store", "events", "approvals", "customers"],
-        "Sample requests with stock checks and director approval above a threshold.",
+        &["store", "events", "approvals"],
+        "Sample requests with stock checks, director approval above a threshold, and shipping through to delivery.",
     ),
     (
         "trial-feedback",
