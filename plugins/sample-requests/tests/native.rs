@@ -48,7 +48,7 @@ fn decide(r: &SampleRequest, approved: bool, reason: Option<&str>) -> Result<(),
 }
 
 fn available() -> u32 {
-    SampleDesk::stock("CUP-1".into()).unwrap().available
+    SampleDesk::stock("CUP-1".into()).expect("stock").available
 }
 
 #[test]
@@ -211,9 +211,11 @@ fn lists_filter_by_state_and_customer_newest_first() {
 
 #[test]
 fn settings_are_validated_by_field() {
-    let mut s = Settings::default();
-    s.per_customer_limit = 0;
-    s.period_days = 400;
+    let s = Settings {
+        per_customer_limit: 0,
+        period_days: 400,
+        ..Settings::default()
+    };
     let errors = SampleDesk::validate_settings(&s);
     let names: Vec<&str> = errors.iter().map(|f| f.field.as_str()).collect();
     assert_eq!(names, ["per-customer-limit", "period-days"]);
