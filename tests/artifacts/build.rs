@@ -10,6 +10,7 @@ use std::process::Command;
 const COMPONENTS: &[(&str, &str)] = &[
     ("livestream-booking", "LIVESTREAM_BOOKING"),
     ("sample-requests", "SAMPLE_REQUESTS"),
+    ("trial-feedback", "TRIAL_FEEDBACK"),
     ("hostile", "HOSTILE"),
 ];
 

@@ -223,24 +223,22 @@ async fn call(
     )
 }
 
-/// sample-requests as wasm behind the API: a large request waits in the
-/// director's inbox; the decision reaches the component through
-/// `approval-decided`; then shipping and delivery.
-#[tokio::test(flavor = "multi_thread")]
-async fn a_large_sample_request_waits_for_the_directors_decision() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Database::open_sqlite(&dir.path().join("m.db"))
-        .await
-        .unwrap();
-    let s = seeded(db).await;
+/// Publish a first-party component, approve it and enable it for `acme`.
+async fn enable(
+    s: &Seeded,
+    router: &axum::Router,
+    name: &str,
+    permissions: &[&str],
+    artifact: &str,
+    settings: Value,
+) {
     let key = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
     let manifest: Manifest = serde_json::from_value(json!({
-        "name": "mercato/sample-requests", "version": "1.0.0", "kind": "sample-requests",
-        "wit": "mercato:sales@0.1.0", "permissions": ["store", "events", "approvals"],
-        "description": "Samples."
+        "name": format!("mercato/{name}"), "version": "1.0.0", "kind": name,
+        "wit": "mercato:sales@0.1.0", "permissions": permissions, "description": "First party."
     }))
     .unwrap();
-    let code = mercato_artifacts::read(mercato_artifacts::SAMPLE_REQUESTS);
+    let code = mercato_artifacts::read(artifact);
     let v = s
         .market
         .publish(
@@ -254,18 +252,115 @@ async fn a_large_sample_request_waits_for_the_directors_decision() {
         .review(&s.reviewer.0, &v.name, &v.version, Decision::Approve, None)
         .await
         .unwrap();
-    let router = mercato_host::http::app(s.market.clone());
-    let (dora, ray) = (s.director.1.as_str(), s.rep.1.as_str());
-    let settings = json!({"approval-quantity": 10, "stock": {"MUG": {"available": 40, "unit-price-minor": 900}}});
     let (status, body) = call(
-        &router,
-        dora,
+        router,
+        &s.director.1,
         "POST",
         "/v1/tenants/acme/installs",
-        json!({"package": "mercato/sample-requests", "settings": settings}),
+        json!({"package": format!("mercato/{name}"), "settings": settings}),
     )
     .await;
     assert_eq!(status, 201, "{body}");
+}
+
+/// trial-feedback as wasm behind the API: field-named refusals, the summary.
+#[tokio::test(flavor = "multi_thread")]
+async fn trial_feedback_summarises_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open_sqlite(&dir.path().join("m.db"))
+        .await
+        .unwrap();
+    let s = seeded(db).await;
+    let router = mercato_host::http::app(s.market.clone());
+    enable(
+        &s,
+        &router,
+        "trial-feedback",
+        &["store", "events"],
+        mercato_artifacts::TRIAL_FEEDBACK,
+        json!({"nps-floor": 7}),
+    )
+    .await;
+    let base = "/v1/tenants/acme/components/trial-feedback";
+    let ray = s.rep.1.as_str();
+    for (customer, nps) in [("ann", 10), ("bob", 9), ("cy", 6)] {
+        let (status, body) = call(
+            &router,
+            ray,
+            "POST",
+            &format!("{base}/submit"),
+            json!({"draft": {
+            "customer": customer, "product": "crm", "nps": nps,
+            "ratings": [{"feature": "setup", "score": 4}], "comment": null}}),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, body) = call(
+        &router,
+        ray,
+        "POST",
+        &format!("{base}/submit"),
+        json!({"draft": {
+        "customer": "dan", "product": "crm", "nps": 11, "ratings": [], "comment": null}}),
+    )
+    .await;
+    assert_eq!(
+        (
+            status,
+            body["error"]["details"]["fields"][0]["field"].as_str()
+        ),
+        (422, Some("nps")),
+        "{body}"
+    );
+    let (status, summary) = call(
+        &router,
+        ray,
+        "POST",
+        &format!("{base}/summary"),
+        json!({"product": "crm"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{summary}");
+    // (2 promoters − 1 detractor) / 3 × 100
+    assert!(
+        (summary["nps"].as_f64().unwrap() - 100.0 / 3.0).abs() < 1e-9,
+        "{summary}"
+    );
+    assert_eq!(
+        summary["features"][0],
+        json!({"feature": "setup", "average": 4.0, "responses": 3})
+    );
+    let (_, risky) = call(&router, ray, "POST", &format!("{base}/at-risk"), json!({})).await;
+    assert_eq!(
+        risky[0]["customer"], "cy",
+        "6 is below the tenant's floor of 7: {risky}"
+    );
+    assert_eq!(risky[0]["rule"], "low-score");
+}
+
+/// sample-requests as wasm behind the API: a large request waits in the
+/// director's inbox; the decision reaches the component through
+/// `approval-decided`; then shipping and delivery.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_large_sample_request_waits_for_the_directors_decision() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open_sqlite(&dir.path().join("m.db"))
+        .await
+        .unwrap();
+    let s = seeded(db).await;
+    let router = mercato_host::http::app(s.market.clone());
+    let (dora, ray) = (s.director.1.as_str(), s.rep.1.as_str());
+    let settings = json!({"approval-quantity": 10, "stock": {"MUG": {"available": 40, "unit-price-minor": 900}}});
+    enable(
+        &s,
+        &router,
+        "sample-requests",
+        &["store", "events", "approvals"],
+        mercato_artifacts::SAMPLE_REQUESTS,
+        settings,
+    )
+    .await;
 
     let base = "/v1/tenants/acme/components/sample-requests";
     let draft = |quantity: u32| {

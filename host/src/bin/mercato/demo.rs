@@ -33,7 +33,7 @@ const FIRST_PARTY: &[(&str, Kind, &[&str], &str)] = &[
     (
         "trial-feedback",
         Kind::TrialFeedback,
-        &["store", "events", "customers"],
+        &["store", "events"],
         "Trial feedback with NPS, feature ratings, trends and at-risk customers.",
     ),
     (
