@@ -11,6 +11,7 @@ const COMPONENTS: &[(&str, &str)] = &[
     ("livestream-booking", "LIVESTREAM_BOOKING"),
     ("sample-requests", "SAMPLE_REQUESTS"),
     ("trial-feedback", "TRIAL_FEEDBACK"),
+    ("experiments", "EXPERIMENTS"),
     ("hostile", "HOSTILE"),
 ];
 
