@@ -535,3 +535,112 @@ async fn a_large_sample_request_waits_for_the_directors_decision() {
         "40 - 20 shipped; the rejected 15 released"
     );
 }
+
+/// experiments as wasm behind the API: refusals name the field, assignment is
+/// sticky across calls, results and sample size come back as numbers.
+#[tokio::test(flavor = "multi_thread")]
+async fn experiments_assign_and_report_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open_sqlite(&dir.path().join("m.db"))
+        .await
+        .unwrap();
+    let s = seeded(db).await;
+    let router = mercato_host::http::app(s.market.clone());
+    enable(
+        &s,
+        &router,
+        "experiments",
+        &["store", "events"],
+        mercato_artifacts::EXPERIMENTS,
+        json!({}),
+    )
+    .await;
+    let base = "/v1/tenants/acme/components/experiments";
+    let ray = s.rep.1.as_str();
+    let draft = |weight_b: u32| {
+        json!({"draft": {"key": "script", "description": "Call script",
+        "unit-type": "customer", "variants": [{"key": "control", "weight": 1}, {"key": "new", "weight": weight_b}],
+        "seed": "s1", "primary-metric": {"name": "booked", "kind": "conversion"}, "coverage-bp": 10000}})
+    };
+    let (status, body) = call(&router, ray, "POST", &format!("{base}/define"), draft(0)).await;
+    assert_eq!(
+        (
+            status,
+            body["error"]["details"]["fields"][0]["field"].as_str()
+        ),
+        (422, Some("variants[1].weight")),
+        "{body}"
+    );
+    let (status, body) = call(&router, ray, "POST", &format!("{base}/define"), draft(1)).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = call(
+        &router,
+        ray,
+        "POST",
+        &format!("{base}/start"),
+        json!({"key": "script"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    for u in 0..60 {
+        let unit = format!("c{u}");
+        let (status, a) = call(
+            &router,
+            ray,
+            "POST",
+            &format!("{base}/record-exposure"),
+            json!({"key": "script", "unit-id": unit}),
+        )
+        .await;
+        assert_eq!(status, 200, "{a}");
+        let (_, again) = call(
+            &router,
+            ray,
+            "POST",
+            &format!("{base}/assign"),
+            json!({"key": "script", "unit-id": unit}),
+        )
+        .await;
+        assert_eq!(again["variant"], a["variant"], "sticky");
+        if u % 3 == 0 {
+            let (status, c) = call(
+                &router,
+                ray,
+                "POST",
+                &format!("{base}/record-conversion"),
+                json!({"key": "script", "unit-id": unit, "value": 25.5}),
+            )
+            .await;
+            assert_eq!(status, 200, "{c}");
+        }
+    }
+    let (status, r) = call(
+        &router,
+        ray,
+        "POST",
+        &format!("{base}/results"),
+        json!({"key": "script"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    let units =
+        r["variants"][0]["units"].as_u64().unwrap() + r["variants"][1]["units"].as_u64().unwrap();
+    assert_eq!(units, 60);
+    assert_eq!(r["variants"][0]["rate-vs-control"], Value::Null);
+    assert!(
+        r["variants"][1]["rate-vs-control"]["p-value"]
+            .as_f64()
+            .is_some(),
+        "{r}"
+    );
+    assert!(r["srm-p-value"].as_f64().unwrap() > 0.0);
+    let (status, n) = call(
+        &router,
+        ray,
+        "POST",
+        &format!("{base}/sample-size"),
+        json!({"baseline-rate": 0.1, "minimum-detectable-effect": 0.02}),
+    )
+    .await;
+    assert_eq!((status, n), (200, json!(3835)));
+}
