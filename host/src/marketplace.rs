@@ -32,7 +32,7 @@ use crate::{
 pub const REFRESH: Duration = Duration::from_millis(500);
 
 /// Functions of the common interface that only the host may call.
-const HOST_ONLY: &[&str] = &["validate-settings", "approval-decided"];
+pub const HOST_ONLY: &[&str] = &["validate-settings", "approval-decided"];
 
 /// Why a marketplace operation failed.
 #[derive(Debug, thiserror::Error)]

@@ -56,7 +56,7 @@ pub async fn describe(
     let functions: Vec<Value> = active
         .component
         .functions()
-        .filter(|f| !["validate-settings", "approval-decided"].contains(&f.name.as_str()))
+        .filter(|f| !crate::marketplace::HOST_ONLY.contains(&f.name.as_str()))
         .map(|f| {
             let params: Vec<Value> = f
                 .params
