@@ -119,7 +119,12 @@ fn write_secret(path: &Path, hex_key: &str) -> Result<()> {
 /// What a component says about itself (`describe`), which also proves it
 /// loads as its kind.
 pub fn describe(kind: Kind, code: &[u8]) -> Result<Value> {
-    let runtime = Runtime::builder().build()?;
+    describe_with(&Runtime::builder().build()?, kind, code)
+}
+
+/// [`describe`] on an existing runtime (whose compile cache then holds the
+/// component for the next load).
+pub fn describe_with(runtime: &Runtime, kind: Kind, code: &[u8]) -> Result<Value> {
     let component = runtime
         .load(kind, code)
         .with_context(|| format!("the component is not a valid `{kind}` component"))?;

@@ -113,7 +113,14 @@ pub async fn seed(market: &Marketplace, data_dir: &Path, components: &Path) -> R
             tracing::warn!(component = krate, path = %path.display(), "not built; skipped in the demo");
             continue;
         };
-        let described = crate::author::describe(*kind, &code)?;
+        let runtime = market.runtime().clone();
+        let (kind, bytes) = (*kind, code.clone());
+        // On the host's runtime: the compilation lands in its cache, so
+        // publishing below does not compile again.
+        let described = tokio::task::spawn_blocking(move || {
+            crate::author::describe_with(&runtime, kind, &bytes)
+        })
+        .await??;
         let metadata = json!({ "mercato": {
             "name": format!("mercato/{krate}"), "kind": kind.as_str(), "permissions": permissions,
         }});
