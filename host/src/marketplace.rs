@@ -398,6 +398,7 @@ impl Marketplace {
         id: &str,
         version: &Version,
     ) -> Result<UpgradeOutcome, MarketError> {
+        actor.require_tenant(tenant, &[Role::Director], "accept new permissions")?;
         let install = self.registry.install_of(actor, tenant, id).await?;
         if install.pending.as_ref() == Some(version) {
             let component = self.component(&install.package, version).await?;
@@ -417,6 +418,11 @@ impl Marketplace {
         id: &str,
         version: &Version,
     ) -> Result<Install, MarketError> {
+        actor.require_tenant(
+            tenant,
+            &[Role::Operator, Role::Director],
+            "roll back components",
+        )?;
         let install = self.registry.install_of(actor, tenant, id).await?;
         if install.history.contains(version) {
             let component = self.component(&install.package, version).await?;
