@@ -276,6 +276,20 @@ impl Marketplace {
         Ok(version)
     }
 
+    /// Have version `version` of `package` validate `settings` for an install.
+    async fn validate_for(
+        &self,
+        package: &str,
+        version: &Version,
+        tenant: &str,
+        id: &str,
+        settings: &Value,
+    ) -> Result<(), MarketError> {
+        let component = self.component(package, version).await?;
+        self.validate_settings(component, tenant, id, settings)
+            .await
+    }
+
     /// Have `component` validate `settings` for `tenant`.
     async fn validate_settings(
         &self,
@@ -320,7 +334,6 @@ impl Marketplace {
         new: NewInstall,
     ) -> Result<Install, MarketError> {
         let target = self.registry.plan_install(actor, tenant, &new).await?;
-        let component = self.component(&target.name, &target.version).await?;
         let settings = new.settings.clone().unwrap_or_else(|| json!({}));
         let id = new.id.clone().unwrap_or_else(|| {
             new.package
@@ -329,7 +342,7 @@ impl Marketplace {
                 .unwrap_or_default()
                 .to_owned()
         });
-        self.validate_settings(component, tenant, &id, &settings)
+        self.validate_for(&target.name, &target.version, tenant, &id, &settings)
             .await?;
         let install = self
             .registry
@@ -348,14 +361,13 @@ impl Marketplace {
         update: InstallUpdate,
     ) -> Result<Install, MarketError> {
         if let Some(settings) = &update.settings {
-            let install = self.registry.install_of(actor, tenant, id).await?;
             actor.require_tenant(
                 tenant,
                 &[Role::Operator, Role::Director],
                 "change components",
             )?;
-            let component = self.component(&install.package, &install.version).await?;
-            self.validate_settings(component, tenant, id, settings)
+            let install = self.registry.install_of(actor, tenant, id).await?;
+            self.validate_for(&install.package, &install.version, tenant, id, settings)
                 .await?;
         }
         let install = self
@@ -379,8 +391,7 @@ impl Marketplace {
             .plan_upgrade(actor, tenant, id, &request)
             .await?;
         let install = self.registry.installed(tenant, id).await?;
-        let component = self.component(&target.name, &target.version).await?;
-        self.validate_settings(component, tenant, id, &install.settings)
+        self.validate_for(&target.name, &target.version, tenant, id, &install.settings)
             .await?;
         let outcome = self
             .registry
@@ -401,8 +412,7 @@ impl Marketplace {
         actor.require_tenant(tenant, &[Role::Director], "accept new permissions")?;
         let install = self.registry.install_of(actor, tenant, id).await?;
         if install.pending.as_ref() == Some(version) {
-            let component = self.component(&install.package, version).await?;
-            self.validate_settings(component, tenant, id, &install.settings)
+            self.validate_for(&install.package, version, tenant, id, &install.settings)
                 .await?;
         }
         let outcome = self.registry.accept(actor, tenant, id, version).await?;
@@ -425,8 +435,7 @@ impl Marketplace {
         )?;
         let install = self.registry.install_of(actor, tenant, id).await?;
         if install.history.contains(version) {
-            let component = self.component(&install.package, version).await?;
-            self.validate_settings(component, tenant, id, &install.settings)
+            self.validate_for(&install.package, version, tenant, id, &install.settings)
                 .await?;
         }
         let install = self.registry.rollback(actor, tenant, id, version).await?;

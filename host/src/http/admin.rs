@@ -1,8 +1,6 @@
 //! Platform administration: who am I, tenants, accounts, tokens,
 //! publishers and their keys.
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -10,11 +8,8 @@ use mercato_registry::{NewAccount, NewKey, NewTenant};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiError, Body, Caller};
-use crate::marketplace::Marketplace;
+use super::{ApiError, Body, Caller, Market, Reply};
 
-type Market = State<Arc<Marketplace>>;
-type Reply = Result<Json<Value>, ApiError>;
 type Created = Result<(StatusCode, Json<Value>), ApiError>;
 
 fn to_json(value: impl serde::Serialize) -> Json<Value> {

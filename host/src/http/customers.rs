@@ -1,8 +1,6 @@
 //! A tenant's customer profiles (import, read, erase) and the events its
 //! components emitted (query, export as NDJSON or CSV).
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -14,10 +12,7 @@ use mercato_registry::events::{EventQuery, StoredEvent};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiError, Caller};
-use crate::marketplace::Marketplace;
-
-type Market = State<Arc<Marketplace>>;
+use super::{ApiError, Caller, Market};
 
 /// Import profiles (the tenant's director, operators): a JSON profile or
 /// array of profiles, NDJSON (`application/x-ndjson`) or CSV (`text/csv`,

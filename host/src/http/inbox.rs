@@ -1,20 +1,14 @@
 //! The approvals inbox of a tenant, and the audit log.
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use mercato_registry::Role;
 use mercato_registry::audit;
 use mercato_registry::inbox::Answer;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::{ApiError, Body, Caller};
-use crate::marketplace::Marketplace;
-
-type Market = State<Arc<Marketplace>>;
-type Reply = Result<Json<Value>, ApiError>;
+use super::{Body, Caller, Market, Reply};
 
 /// Filter for the inbox.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -1,8 +1,6 @@
 //! A tenant's installs: enable, configure, disable, upgrade, accept new
 //! permissions, roll back, remove. Directors of the tenant and operators.
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -11,11 +9,7 @@ use mercato_registry::{InstallUpdate, NewInstall, UpgradeRequest};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiError, Body, Caller};
-use crate::marketplace::Marketplace;
-
-type Market = State<Arc<Marketplace>>;
-type Reply = Result<Json<Value>, ApiError>;
+use super::{ApiError, Body, Caller, Market, Reply};
 
 /// A tenant's installs with versions, pending upgrades and settings.
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/installs", tag = "installs",

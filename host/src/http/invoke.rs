@@ -1,7 +1,5 @@
 //! A tenant's callable components, and calling them.
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
@@ -9,11 +7,8 @@ use axum::http::StatusCode;
 use mercato_registry::Role;
 use serde_json::{Value, json};
 
-use super::{ApiError, Caller};
-use crate::marketplace::Marketplace;
+use super::{ApiError, Caller, Market};
 use crate::signature;
-
-type Market = State<Arc<Marketplace>>;
 
 /// The tenant's enabled components (its directors and reps, operators).
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/components", tag = "components",

@@ -30,6 +30,11 @@ pub use error::ApiError;
 
 use crate::marketplace::Marketplace;
 
+/// What every handler reaches the marketplace through.
+type Market = State<Arc<Marketplace>>;
+/// A JSON reply or an error envelope.
+type Reply = Result<axum::Json<serde_json::Value>, ApiError>;
+
 /// The error envelope every refusal uses.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {

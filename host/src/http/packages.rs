@@ -1,7 +1,5 @@
 //! Package versions: upload, review queue, review, yank, the catalog.
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -12,10 +10,7 @@ use mercato_registry::{Decision, RegistryError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiError, Body, Caller};
-use crate::marketplace::Marketplace;
-
-type Market = State<Arc<Marketplace>>;
+use super::{ApiError, Body, Caller, Market};
 
 /// Upload a signed package file (the publisher's developers). Checked in
 /// order: size, structure, manifest, signature, key and publisher, version
