@@ -3,186 +3,121 @@
 //! runtime for components. Masking by permission is the runtime's business,
 //! not this module's: profiles here are always whole.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
-use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use tokio::runtime::Handle;
 
 use crate::accounts::{Principal, Role};
 use crate::audit::Change;
-use crate::{Database, RegistryError, StateError, now_ms};
-
-/// A customer profile.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CustomerProfile {
-    /// Tenant-chosen id.
-    pub id: String,
-    /// Full name.
-    pub name: String,
-    /// Employer, for B2B customers.
-    pub company: Option<String>,
-    /// E-mail address.
-    pub email: Option<String>,
-    /// Phone number.
-    pub phone: Option<String>,
-    /// Postal address, one line.
-    pub address: Option<String>,
-    /// Free-form tags.
-    #[serde(default)]
-    pub tags: Vec<String>,
-}
+use crate::{CustomerDirectory, CustomerProfile, Database, RegistryError, StateError, now_ms};
 
 /// The most profiles one import may carry.
 pub const MAX_IMPORT: usize = 100_000;
 
-impl CustomerProfile {
-    /// Check the fields; `row` (from 1) names the record in an import.
-    pub fn validate(&self, row: usize) -> Result<(), RegistryError> {
-        let fail = |field: &'static str, message: String| {
-            Err(RegistryError::invalid(
-                field,
-                format!("record {row}: {message}"),
-            ))
+/// Check the fields; `row` (from 1) names the record in an import.
+pub fn validate(p: &CustomerProfile, row: usize) -> Result<(), RegistryError> {
+    let fail = |field: &'static str, message: String| {
+        Err(RegistryError::invalid(
+            field,
+            format!("record {row}: {message}"),
+        ))
+    };
+    if p.id.trim().is_empty() || p.id.len() > 128 {
+        return fail("id", "must be 1-128 characters".to_owned());
+    }
+    if p.name.trim().is_empty() || p.name.len() > 200 {
+        return fail(
+            "name",
+            format!("customer `{}`: must be 1-200 characters", p.id),
+        );
+    }
+    if let Some(email) = &p.email
+        && !(email.contains('@') && email.len() <= 254 && !email.contains(char::is_whitespace))
+    {
+        return fail(
+            "email",
+            format!("customer `{}`: `{email}` is not an e-mail address", p.id),
+        );
+    }
+    if let Some(phone) = &p.phone
+        && !phone
+            .chars()
+            .all(|c| c.is_ascii_digit() || " +-()".contains(c))
+    {
+        return fail(
+            "phone",
+            format!("customer `{}`: `{phone}` is not a phone number", p.id),
+        );
+    }
+    Ok(())
+}
+
+/// Profiles from NDJSON: one JSON object per line, blank lines skipped.
+pub fn from_ndjson(text: &str) -> Result<Vec<CustomerProfile>, RegistryError> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let p: CustomerProfile = serde_json::from_str(line)
+            .map_err(|e| RegistryError::invalid("body", format!("line {}: {e}", i + 1)))?;
+        validate(&p, i + 1)?;
+        out.push(p);
+    }
+    Ok(out)
+}
+
+/// Profiles from CSV with a header row: `id,name,company,email,phone,address,tags`
+/// (any order; `tags` separated by `;`; empty cells are absent).
+pub fn from_csv(text: &str) -> Result<Vec<CustomerProfile>, RegistryError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|e| RegistryError::invalid("body", format!("the CSV header: {e}")))?
+        .clone();
+    let known = ["id", "name", "company", "email", "phone", "address", "tags"];
+    if let Some(unknown) = headers.iter().find(|h| !known.contains(h)) {
+        return Err(RegistryError::invalid(
+            "body",
+            format!(
+                "unknown CSV column `{unknown}` (columns: {})",
+                known.join(", ")
+            ),
+        ));
+    }
+    let column = |name: &str| headers.iter().position(|h| h == name);
+    let mut out = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let row = i + 1;
+        let record =
+            record.map_err(|e| RegistryError::invalid("body", format!("CSV record {row}: {e}")))?;
+        let cell = |name: &str| {
+            column(name)
+                .and_then(|c| record.get(c))
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
         };
-        if self.id.trim().is_empty() || self.id.len() > 128 {
-            return fail("id", "must be 1-128 characters".to_owned());
-        }
-        if self.name.trim().is_empty() || self.name.len() > 200 {
-            return fail(
-                "name",
-                format!("customer `{}`: must be 1-200 characters", self.id),
-            );
-        }
-        if let Some(email) = &self.email
-            && !(email.contains('@') && email.len() <= 254 && !email.contains(char::is_whitespace))
-        {
-            return fail(
-                "email",
-                format!("customer `{}`: `{email}` is not an e-mail address", self.id),
-            );
-        }
-        if let Some(phone) = &self.phone
-            && !phone
-                .chars()
-                .all(|c| c.is_ascii_digit() || " +-()".contains(c))
-        {
-            return fail(
-                "phone",
-                format!("customer `{}`: `{phone}` is not a phone number", self.id),
-            );
-        }
-        Ok(())
+        let p = CustomerProfile {
+            id: cell("id").unwrap_or_default(),
+            name: cell("name").unwrap_or_default(),
+            company: cell("company"),
+            email: cell("email"),
+            phone: cell("phone"),
+            address: cell("address"),
+            tags: cell("tags")
+                .map(|t| {
+                    t.split(';')
+                        .map(|s| s.trim().to_owned())
+                        .filter(|s| !s.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+        };
+        validate(&p, row)?;
+        out.push(p);
     }
-
-    /// Profiles from NDJSON: one JSON object per line, blank lines skipped.
-    pub fn from_ndjson(text: &str) -> Result<Vec<CustomerProfile>, RegistryError> {
-        let mut out = Vec::new();
-        for (i, line) in text.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            let p: CustomerProfile = serde_json::from_str(line)
-                .map_err(|e| RegistryError::invalid("body", format!("line {}: {e}", i + 1)))?;
-            p.validate(i + 1)?;
-            out.push(p);
-        }
-        Ok(out)
-    }
-
-    /// Profiles from CSV with a header row: `id,name,company,email,phone,address,tags`
-    /// (any order; `tags` separated by `;`; empty cells are absent).
-    pub fn from_csv(text: &str) -> Result<Vec<CustomerProfile>, RegistryError> {
-        let mut reader = csv::ReaderBuilder::new()
-            .trim(csv::Trim::All)
-            .from_reader(text.as_bytes());
-        let headers = reader
-            .headers()
-            .map_err(|e| RegistryError::invalid("body", format!("the CSV header: {e}")))?
-            .clone();
-        let known = ["id", "name", "company", "email", "phone", "address", "tags"];
-        if let Some(unknown) = headers.iter().find(|h| !known.contains(h)) {
-            return Err(RegistryError::invalid(
-                "body",
-                format!(
-                    "unknown CSV column `{unknown}` (columns: {})",
-                    known.join(", ")
-                ),
-            ));
-        }
-        let column = |name: &str| headers.iter().position(|h| h == name);
-        let mut out = Vec::new();
-        for (i, record) in reader.records().enumerate() {
-            let row = i + 1;
-            let record = record
-                .map_err(|e| RegistryError::invalid("body", format!("CSV record {row}: {e}")))?;
-            let cell = |name: &str| {
-                column(name)
-                    .and_then(|c| record.get(c))
-                    .filter(|v| !v.is_empty())
-                    .map(str::to_owned)
-            };
-            let p = CustomerProfile {
-                id: cell("id").unwrap_or_default(),
-                name: cell("name").unwrap_or_default(),
-                company: cell("company"),
-                email: cell("email"),
-                phone: cell("phone"),
-                address: cell("address"),
-                tags: cell("tags")
-                    .map(|t| {
-                        t.split(';')
-                            .map(|s| s.trim().to_owned())
-                            .filter(|s| !s.is_empty())
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            };
-            p.validate(row)?;
-            out.push(p);
-        }
-        Ok(out)
-    }
-}
-
-/// Where the runtime finds customer profiles.
-pub trait CustomerDirectory: Send + Sync + 'static {
-    /// `tenant`'s profile `id`, if it exists. Blocks.
-    fn profile(&self, tenant: &str, id: &str) -> Result<Option<CustomerProfile>, StateError>;
-}
-
-/// Profiles in memory.
-#[derive(Debug, Default)]
-pub struct MemoryCustomers {
-    profiles: Mutex<HashMap<(String, String), CustomerProfile>>,
-}
-
-impl MemoryCustomers {
-    /// No profiles.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Add or replace `tenant`'s profile.
-    pub fn insert(&self, tenant: &str, profile: CustomerProfile) {
-        self.profiles
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert((tenant.to_owned(), profile.id.clone()), profile);
-    }
-}
-
-impl CustomerDirectory for MemoryCustomers {
-    fn profile(&self, tenant: &str, id: &str) -> Result<Option<CustomerProfile>, StateError> {
-        Ok(self
-            .profiles
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&(tenant.to_owned(), id.to_owned()))
-            .cloned())
-    }
+    Ok(out)
 }
 
 fn profile_from_row(row: &sqlx::any::AnyRow) -> Result<CustomerProfile, RegistryError> {
@@ -223,7 +158,7 @@ impl crate::Registry {
             ));
         }
         for (i, p) in profiles.iter().enumerate() {
-            p.validate(i + 1)?;
+            validate(p, i + 1)?;
         }
         let mut change = Change::begin(&self.db, actor).await?;
         self.tenant_exists(change.conn(), tenant).await?;

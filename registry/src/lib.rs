@@ -22,28 +22,29 @@ pub mod events;
 pub mod inbox;
 pub mod installs;
 pub mod package;
-pub mod permission;
 pub mod publishers;
 pub mod state;
 pub mod tenants;
 pub mod versions;
 
 pub use accounts::{Account, IssuedToken, NewAccount, Principal, Role};
-pub use customers::{CustomerDirectory, CustomerProfile, MemoryCustomers, SqlCustomers};
+pub use customers::SqlCustomers;
 pub use db::{Database, DbError};
 pub use error::RegistryError;
-pub use installs::{Install, InstallUpdate, NewInstall, UpgradeOutcome, UpgradeRequest};
-pub use package::{Manifest, Package, PackageError, RequestedLimits, key_id, sha256_hex};
-pub use permission::{Grants, Permission};
+pub use installs::{
+    Install, InstallUpdate, NewInstall, Rollout, RolloutCheck, RolloutChecks, UpgradeOutcome,
+    UpgradeRequest,
+};
+pub use mercato_types::{CustomerDirectory, CustomerProfile, MemoryCustomers};
+pub use mercato_types::{Grants, Kind, Limits, Permission, RequestedLimits, permission};
+pub use package::{Manifest, Package, PackageError, key_id, sha256_hex};
 pub use publishers::{KeyState, NewKey, PublisherKey};
 pub use state::{
     ApprovalRecord, Commit, EventRecord, MemoryState, Scope, SqlState, StateError, StateStore,
     Version,
 };
 pub use tenants::{NewTenant, Tenant};
-pub use versions::{
-    CatalogEntry, Changes, Decision, PackageVersion, Rollout, Upload, VersionState,
-};
+pub use versions::{CatalogEntry, Changes, Decision, PackageVersion, Upload, VersionState};
 
 /// The marketplace's records in one database.
 #[derive(Debug, Clone)]

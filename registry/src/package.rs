@@ -30,31 +30,7 @@ pub const MAGIC: &[u8; 8] = b"MRCTPKG1";
 /// What the signature's message starts with, so it can never be mistaken for
 /// a signature over anything else.
 const DOMAIN: &[u8] = b"mercato-package-v1\0";
-/// The WIT packages this registry accepts components for.
-pub const SUPPORTED_WIT: &[&str] = &["mercato:sales@0.1.0"];
-/// The component kinds.
-pub const KINDS: &[&str] = &[
-    "livestream-booking",
-    "sample-requests",
-    "trial-feedback",
-    "experiments",
-];
-
-/// Limits a manifest asks for; absent ones take the platform defaults.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct RequestedLimits {
-    /// Fuel units.
-    pub fuel: Option<u64>,
-    /// Wall-clock milliseconds.
-    pub deadline_ms: Option<u64>,
-    /// Linear memory bytes.
-    pub memory_bytes: Option<u64>,
-    /// Result bytes.
-    pub output_bytes: Option<u64>,
-    /// Log bytes.
-    pub log_bytes: Option<u64>,
-}
+pub use mercato_types::{RequestedLimits, SUPPORTED_WIT};
 
 /// What a package says about its component.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -64,7 +40,7 @@ pub struct Manifest {
     pub name: String,
     /// Semantic version.
     pub version: semver::Version,
-    /// One of [`KINDS`].
+    /// One of the [`Kind`](mercato_types::Kind)s.
     pub kind: String,
     /// The WIT package it was built against, one of [`SUPPORTED_WIT`].
     pub wit: String,
@@ -168,10 +144,10 @@ impl Manifest {
                 });
             }
         }
-        if !KINDS.contains(&self.kind.as_str()) {
+        if let Err(e) = self.kind.parse::<mercato_types::Kind>() {
             return Err(PackageError::ManifestField {
                 field: "kind",
-                message: format!("`{}` is not one of {}", self.kind, KINDS.join(", ")),
+                message: e.to_string(),
             });
         }
         if !SUPPORTED_WIT.contains(&self.wit.as_str()) {

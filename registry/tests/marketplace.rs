@@ -1057,22 +1057,24 @@ async fn customers_import_read_erase_and_events_query(registry: Registry) {
     };
     let w = world(registry).await;
     let csv = "id,name,email,phone,tags\nann,Ann Lee,ann@example.com,13812345678,vip;beta\nbob,Bob Roe,,,\n";
-    let profiles = CustomerProfile::from_csv(csv).unwrap();
+    let profiles = mercato_registry::customers::from_csv(csv).unwrap();
     assert_eq!(profiles[0].tags, ["vip", "beta"]);
     assert_eq!(profiles[1].email, None);
     let ndjson = "{\"id\": \"cy\", \"name\": \"Cy Moe\", \"company\": \"Moe Ltd\"}\n\n";
-    let more = CustomerProfile::from_ndjson(ndjson).unwrap();
+    let more = mercato_registry::customers::from_ndjson(ndjson).unwrap();
 
     // Bad records are named by record and field; unknown columns refused.
-    let err = CustomerProfile::from_csv("id,name,email\nann,Ann,not-an-address\n").unwrap_err();
+    let err = mercato_registry::customers::from_csv("id,name,email\nann,Ann,not-an-address\n")
+        .unwrap_err();
     assert!(
         matches!(&err, RegistryError::Invalid { field: "email", message } if message.contains("record 1")),
         "{err}"
     );
-    let err = CustomerProfile::from_csv("id,name,shoe_size\nann,Ann,9\n").unwrap_err();
+    let err = mercato_registry::customers::from_csv("id,name,shoe_size\nann,Ann,9\n").unwrap_err();
     assert!(err.to_string().contains("shoe_size"), "{err}");
     let err =
-        CustomerProfile::from_ndjson("{\"id\": \"x\", \"name\": \"X\", \"ssn\": 1}").unwrap_err();
+        mercato_registry::customers::from_ndjson("{\"id\": \"x\", \"name\": \"X\", \"ssn\": 1}")
+            .unwrap_err();
     assert!(err.to_string().contains("line 1"), "{err}");
 
     // Only the tenant's director (or an operator) imports and reads.

@@ -1,10 +1,36 @@
-//! What every component has whatever its kind: a description and settings.
+//! What every component has whatever its kind: a description, settings and
+//! their validation, and the answer to an approval it asked for.
 
 use serde::{Serialize, de::DeserializeOwned};
 
 pub use crate::bindings::base::exports::mercato::sales::component::Description;
 
-use crate::FieldError;
+use crate::{Decision, Error, FieldError};
+
+/// The part of every component that does not depend on its kind. A kind's
+/// trait ([`LivestreamBooking`](crate::livestream::LivestreamBooking), …)
+/// builds on it and holds only that kind's own functions.
+pub trait Component {
+    /// The tenant's settings; [`NoSettings`] when there are none. Its
+    /// `Default` is what a new install starts from.
+    type Settings: DeserializeOwned + Serialize + Default;
+
+    /// How the component presents itself in the catalog.
+    fn describe() -> Description;
+
+    /// Checks beyond what decoding `Settings` already checked, each naming
+    /// the field it is about.
+    fn validate_settings(settings: &Self::Settings) -> Vec<FieldError> {
+        let _ = settings;
+        Vec::new()
+    }
+
+    /// A director decided an approval this component requested.
+    fn approval_decided(decision: Decision) -> Result<(), Error> {
+        let _ = decision;
+        Ok(())
+    }
+}
 
 impl Description {
     /// A description with a title and a one-paragraph summary.
@@ -76,17 +102,20 @@ macro_rules! component_adapter {
             for $adapter<T>
         {
             fn describe() -> $crate::Description {
-                $crate::component::describe::<T::Settings>(T::describe())
+                $crate::component::describe::<T::Settings>(<T as $crate::Component>::describe())
             }
 
             fn validate_settings(settings: String) -> Result<(), Vec<$crate::FieldError>> {
-                $crate::component::validate_settings::<T::Settings>(&settings, T::validate_settings)
+                $crate::component::validate_settings::<T::Settings>(
+                    &settings,
+                    <T as $crate::Component>::validate_settings,
+                )
             }
 
             fn approval_decided(
                 decision: $crate::approvals::Decision,
             ) -> Result<(), $crate::Error> {
-                T::approval_decided(decision)
+                <T as $crate::Component>::approval_decided(decision)
             }
         }
     };

@@ -1,24 +1,27 @@
 //! Write Mercato sales components in Rust.
 //!
 //! A component is one kind of sales tool — livestream booking, sample
-//! requests, trial feedback or experiments. You implement that kind's trait
-//! and export it with one macro line; the SDK takes care of the WebAssembly
+//! requests, trial feedback or experiments. You implement [`Component`]
+//! (description and settings) and that kind's trait (its functions), and
+//! export it with one macro line; the SDK takes care of the WebAssembly
 //! component model. Build with `cargo build --target wasm32-wasip2` (or
 //! `mercato pack`).
 //!
 //! ```
 //! use mercato_sdk::livestream::*;
-//! use mercato_sdk::{Description, Error, Event, NoSettings, Timestamp, Validation, clock, store};
+//! use mercato_sdk::{Component, Description, Error, Event, NoSettings, Timestamp, Validation, clock, store};
 //!
 //! struct Tiny;
 //!
-//! impl LivestreamBooking for Tiny {
+//! impl Component for Tiny {
 //!     type Settings = NoSettings;
 //!
 //!     fn describe() -> Description {
 //!         Description::new("Tiny booking", "The smallest livestream booking there is.")
 //!     }
+//! }
 //!
+//! impl LivestreamBooking for Tiny {
 //!     fn schedule(draft: SessionDraft) -> Result<Session, Error> {
 //!         Validation::new()
 //!             .not_blank(&draft.title, "title")
@@ -90,7 +93,7 @@ mod kinds;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
 
-pub use component::{Description, NoSettings};
+pub use component::{Component, Description, NoSettings};
 pub use error::{Error, FieldError, Validation};
 pub use host::approvals::{self, ApprovalRequest, Decision};
 pub use host::customers::{self, Profile};
@@ -102,7 +105,7 @@ pub use kinds::{experiments, feedback, livestream, samples};
 pub type Timestamp = u64;
 
 /// The WIT package this SDK builds against.
-pub const WIT_PACKAGE: &str = "mercato:sales@0.1.0";
+pub const WIT_PACKAGE: &str = mercato_types::WIT_PACKAGE;
 
 #[doc(hidden)]
 pub mod __private {
@@ -110,5 +113,14 @@ pub mod __private {
     pub use wit_bindgen;
 
     /// Stamped into every component's `mercato-wit` custom section.
-    pub const WIT_STAMP: [u8; 19] = *b"mercato:sales@0.1.0";
+    pub const WIT_STAMP: [u8; crate::WIT_PACKAGE.len()] = {
+        let text = crate::WIT_PACKAGE.as_bytes();
+        let mut stamp = [0u8; crate::WIT_PACKAGE.len()];
+        let mut i = 0;
+        while i < text.len() {
+            stamp[i] = text[i];
+            i += 1;
+        }
+        stamp
+    };
 }

@@ -235,29 +235,28 @@ pub(crate) mod customers {
         })
     }
 
-    fn mask(mut profile: Profile) -> Profile {
-        let hide = |v: Option<String>| {
-            v.map(|v| {
-                let chars: Vec<char> = v.chars().collect();
-                let keep = chars.len() / 4;
-                chars
-                    .iter()
-                    .enumerate()
-                    .map(|(i, c)| {
-                        if i < keep || i >= chars.len() - keep {
-                            *c
-                        } else {
-                            '*'
-                        }
-                    })
-                    .collect()
-            })
-        };
-        profile.email = hide(profile.email);
-        profile.phone = hide(profile.phone);
-        profile.address = profile.address.map(|_| "***".to_owned());
-        profile.contact_masked = true;
-        profile
+    /// The host's masking rule, applied through the host's own function.
+    fn mask(profile: Profile) -> Profile {
+        let masked = mercato_types::CustomerProfile {
+            id: profile.id,
+            name: profile.name,
+            company: profile.company,
+            email: profile.email,
+            phone: profile.phone,
+            address: profile.address,
+            tags: profile.tags,
+        }
+        .masked();
+        Profile {
+            id: masked.id,
+            name: masked.name,
+            company: masked.company,
+            email: masked.email,
+            phone: masked.phone,
+            address: masked.address,
+            contact_masked: true,
+            tags: masked.tags,
+        }
     }
 }
 
@@ -288,5 +287,35 @@ pub(crate) mod settings {
 
     pub fn get() -> String {
         with(|s| s.settings.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TestHost;
+    use crate::{Profile, customers};
+
+    #[test]
+    fn profiles_are_masked_exactly_as_the_host_masks_them() {
+        let host = TestHost::new();
+        host.add_customer(Profile {
+            id: "ann".into(),
+            name: "Ann".into(),
+            company: None,
+            email: Some("ann@example.com".into()),
+            phone: Some("13812345678".into()),
+            address: Some("1 Main St".into()),
+            contact_masked: false,
+            tags: vec![],
+        });
+        let masked = customers::get("ann").expect("profile");
+        assert_eq!(masked.phone.as_deref(), Some("138****5678"));
+        assert_eq!(masked.email.as_deref(), Some("a***@example.com"));
+        assert_eq!(masked.address.as_deref(), Some("***"));
+        assert!(masked.contact_masked);
+        host.grant_contact();
+        let whole = customers::get("ann").expect("profile");
+        assert_eq!(whole.phone.as_deref(), Some("13812345678"));
+        assert!(!whole.contact_masked);
     }
 }

@@ -2,6 +2,11 @@
 //! (its own target directory: the outer build holds a lock on the main
 //! one), then generate a constant per component with its path. A component
 //! listed here that fails to build fails this build, loudly.
+//!
+//! Beside the built components goes `mercato-components.json`: for each
+//! crate with a `[package.metadata.mercato]` table, its built file, version,
+//! description and metadata, so `mercato serve --demo` makes its manifests
+//! from the crates' own metadata, the way `mercato pack` does.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -29,21 +34,15 @@ fn main() {
         "tests/fixtures",
         "Cargo.lock",
         "Cargo.toml",
-        ".cargo/config.toml",
     ] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
 
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
+    // The same settings `mercato pack` builds an author's crate with.
     cmd.current_dir(&root)
-        .args([
-            "build",
-            "--target",
-            "wasm32-wasip2",
-            "--profile",
-            "component",
-        ])
+        .args(mercato_types::compile::cargo_build_args())
         .arg("--target-dir")
         .arg(&target_dir);
     for (krate, _) in COMPONENTS {
@@ -70,10 +69,9 @@ fn main() {
         );
     }
 
-    let out_dir = target_dir.join("wasm32-wasip2/component");
     let mut constants = String::new();
     for (krate, constant) in COMPONENTS {
-        let path = out_dir.join(format!("{}.wasm", krate.replace('-', "_")));
+        let path = mercato_types::compile::artifact(&target_dir, krate);
         assert!(
             path.exists(),
             "component `{krate}` was not built at {}",
@@ -84,7 +82,51 @@ fn main() {
             path.display().to_string()
         ));
     }
+    write_index(&root, &target_dir);
+
     let generated =
         PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo")).join("components.rs");
     std::fs::write(generated, constants).expect("write the component paths");
+}
+
+/// Write `mercato-components.json` beside the built components.
+fn write_index(root: &std::path::Path, target_dir: &std::path::Path) {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = Command::new(cargo)
+        .current_dir(root)
+        .args(["metadata", "--no-deps", "--format-version", "1"])
+        .output()
+        .expect("run cargo metadata");
+    assert!(
+        output.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let meta: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("cargo metadata prints JSON");
+    let components: Vec<serde_json::Value> = meta["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| p["metadata"]["mercato"].is_object())
+        .map(|p| {
+            let name = p["name"].as_str().unwrap_or_default();
+            serde_json::json!({
+                "crate": name,
+                "file": mercato_types::compile::artifact(target_dir, name)
+                    .file_name()
+                    .map(|f| f.to_string_lossy().into_owned()),
+                "version": p["version"],
+                "description": p["description"],
+                "metadata": p["metadata"],
+            })
+        })
+        .collect();
+    let index = mercato_types::compile::artifact(target_dir, "index")
+        .with_file_name("mercato-components.json");
+    std::fs::write(
+        &index,
+        serde_json::to_string_pretty(&components).expect("JSON"),
+    )
+    .expect("write the component index");
 }

@@ -17,7 +17,7 @@ use mercato_sdk::experiments::{
     Assignment, Comparison, Experiment, ExperimentDraft, ExperimentResults, ExperimentStatus,
     Experiments, Interval, VariantResult,
 };
-use mercato_sdk::{Description, Error, Event, Validation, clock, store};
+use mercato_sdk::{Component, Description, Error, Event, Validation, clock, store};
 use serde::{Deserialize, Serialize};
 
 pub use settings::Settings;
@@ -124,7 +124,7 @@ fn comparison(c: Option<stats::Comparison>) -> Option<Comparison> {
     })
 }
 
-impl Experiments for Lab {
+impl Component for Lab {
     type Settings = Settings;
 
     fn describe() -> Description {
@@ -140,7 +140,9 @@ impl Experiments for Lab {
     fn validate_settings(settings: &Settings) -> Vec<mercato_sdk::FieldError> {
         settings.check()
     }
+}
 
+impl Experiments for Lab {
     fn define(draft: ExperimentDraft) -> Result<Experiment, Error> {
         let settings: Settings = mercato_sdk::settings::get()?;
         let mut check = Validation::new();

@@ -1,6 +1,7 @@
 //! experiments unit-tested natively through the SDK's test host.
 
 use experiments::{Lab, Settings, stats};
+use mercato_sdk::Component;
 use mercato_sdk::experiments::*;
 use mercato_sdk::testing::TestHost;
 use mercato_sdk::{Error, clock};

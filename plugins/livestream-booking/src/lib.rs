@@ -13,7 +13,7 @@ use mercato_sdk::livestream::{
     Booking, BookingStatus, Cancellation, LivestreamBooking, Reminder, Session, SessionDraft,
     SessionStatus,
 };
-use mercato_sdk::{Description, Error, Event, Timestamp, Validation, clock, store};
+use mercato_sdk::{Component, Description, Error, Event, Timestamp, Validation, clock, store};
 
 pub use settings::Settings;
 
@@ -26,7 +26,7 @@ mercato_sdk::export_livestream_booking!(Livestream);
 const LONGEST_SESSION_MINUTES: u32 = 24 * 60;
 const LONGEST_TEXT: usize = 200;
 
-impl LivestreamBooking for Livestream {
+impl Component for Livestream {
     type Settings = Settings;
 
     fn describe() -> Description {
@@ -42,7 +42,9 @@ impl LivestreamBooking for Livestream {
     fn validate_settings(settings: &Settings) -> Vec<mercato_sdk::FieldError> {
         settings.check()
     }
+}
 
+impl LivestreamBooking for Livestream {
     fn schedule(draft: SessionDraft) -> Result<Session, Error> {
         let settings: Settings = mercato_sdk::settings::get()?;
         let now = clock::now();

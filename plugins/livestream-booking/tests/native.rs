@@ -1,6 +1,7 @@
 //! livestream-booking unit-tested natively through the SDK's test host.
 
 use livestream_booking::{Livestream, Settings};
+use mercato_sdk::Component;
 use mercato_sdk::livestream::*;
 use mercato_sdk::testing::TestHost;
 use mercato_sdk::{Error, clock};
@@ -163,7 +164,7 @@ fn settings_bound_capacity_notice_and_waitlist() {
         ..Settings::default()
     };
     assert_eq!(
-        <Livestream as LivestreamBooking>::validate_settings(&bad)[0].field,
+        <Livestream as Component>::validate_settings(&bad)[0].field,
         "max-capacity"
     );
 }

@@ -15,7 +15,8 @@ use mercato_sdk::samples::{
     ShippingAddress, StockLevel,
 };
 use mercato_sdk::{
-    ApprovalRequest, Decision, Description, Error, Event, Validation, approvals, clock, store,
+    ApprovalRequest, Component, Decision, Description, Error, Event, Validation, approvals, clock,
+    store,
 };
 
 pub use settings::{InitialStock, Settings};
@@ -117,7 +118,7 @@ fn check_address(a: &ShippingAddress, check: &mut Validation) {
         );
 }
 
-impl SampleRequests for SampleDesk {
+impl Component for SampleDesk {
     type Settings = Settings;
 
     fn describe() -> Description {
@@ -134,6 +135,42 @@ impl SampleRequests for SampleDesk {
         settings.check()
     }
 
+    fn approval_decided(decision: Decision) -> Result<(), Error> {
+        let mut r = load(&decision.subject)?;
+        if r.state != RequestState::AwaitingApproval
+            || r.approval_id.as_deref() != Some(decision.approval_id.as_str())
+        {
+            return Err(Error::Conflict(format!(
+                "request {} is {} and not waiting for approval {}",
+                r.id,
+                state_name(r.state),
+                decision.approval_id
+            )));
+        }
+        r.updated_at = decision.decided_at;
+        if decision.approved {
+            r.state = RequestState::Approved;
+        } else {
+            r.state = RequestState::Rejected;
+            r.reason = decision.reason.clone();
+            adjust_stock(&r.sku, i64::from(r.quantity))?;
+        }
+        save(&r)?;
+        event(
+            if decision.approved {
+                "sample.approved"
+            } else {
+                "sample.rejected"
+            },
+            &r,
+        )
+        .with("decided-by", decision.decided_by.as_str())
+        .emit();
+        Ok(())
+    }
+}
+
+impl SampleRequests for SampleDesk {
     fn set_stock(level: StockLevel) -> Result<StockLevel, Error> {
         Validation::new()
             .not_blank(&level.sku, "sku")
@@ -248,40 +285,6 @@ impl SampleRequests for SampleDesk {
             .with("value-minor", value)
             .emit();
         Ok(request)
-    }
-
-    fn approval_decided(decision: Decision) -> Result<(), Error> {
-        let mut r = load(&decision.subject)?;
-        if r.state != RequestState::AwaitingApproval
-            || r.approval_id.as_deref() != Some(decision.approval_id.as_str())
-        {
-            return Err(Error::Conflict(format!(
-                "request {} is {} and not waiting for approval {}",
-                r.id,
-                state_name(r.state),
-                decision.approval_id
-            )));
-        }
-        r.updated_at = decision.decided_at;
-        if decision.approved {
-            r.state = RequestState::Approved;
-        } else {
-            r.state = RequestState::Rejected;
-            r.reason = decision.reason.clone();
-            adjust_stock(&r.sku, i64::from(r.quantity))?;
-        }
-        save(&r)?;
-        event(
-            if decision.approved {
-                "sample.approved"
-            } else {
-                "sample.rejected"
-            },
-            &r,
-        )
-        .with("decided-by", decision.decided_by.as_str())
-        .emit();
-        Ok(())
     }
 
     fn ship(id: String, carrier: String, tracking_number: String) -> Result<SampleRequest, Error> {

@@ -1,5 +1,6 @@
 //! sample-requests unit-tested natively through the SDK's test host.
 
+use mercato_sdk::Component;
 use mercato_sdk::samples::*;
 use mercato_sdk::testing::TestHost;
 use mercato_sdk::{Decision, Error, clock};

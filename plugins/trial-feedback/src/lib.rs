@@ -15,7 +15,7 @@ use mercato_sdk::feedback::{
     AtRiskCustomer, FeatureAverage, Feedback, FeedbackDraft, FeedbackFilter, ProductSummary,
     RiskRule, TrialFeedback, WeekTrend,
 };
-use mercato_sdk::{Description, Error, Event, Timestamp, Validation, clock, store};
+use mercato_sdk::{Component, Description, Error, Event, Timestamp, Validation, clock, store};
 
 pub use settings::Settings;
 
@@ -58,7 +58,7 @@ fn all() -> Result<Vec<Feedback>, Error> {
     store::values("fb/")
 }
 
-impl TrialFeedback for TrialDesk {
+impl Component for TrialDesk {
     type Settings = Settings;
 
     fn describe() -> Description {
@@ -74,7 +74,9 @@ impl TrialFeedback for TrialDesk {
     fn validate_settings(settings: &Settings) -> Vec<mercato_sdk::FieldError> {
         settings.check()
     }
+}
 
+impl TrialFeedback for TrialDesk {
     fn submit(draft: FeedbackDraft) -> Result<Feedback, Error> {
         let mut check = Validation::new();
         check

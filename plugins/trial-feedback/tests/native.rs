@@ -1,6 +1,7 @@
 //! trial-feedback unit-tested natively through the SDK's test host. The
 //! expected figures are worked out by hand in the comments.
 
+use mercato_sdk::Component;
 use mercato_sdk::feedback::*;
 use mercato_sdk::testing::TestHost;
 use mercato_sdk::{Error, clock};

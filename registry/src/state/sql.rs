@@ -333,7 +333,7 @@ mod tests {
         let state = rt.block_on(async { SqlState::new(db) });
         // The store blocks, so drive it from a blocking thread as the runtime does.
         rt.block_on(async move {
-            tokio::task::spawn_blocking(move || super::super::contract::check(&state))
+            tokio::task::spawn_blocking(move || mercato_types::state::contract::check(&state))
                 .await
                 .expect("contract holds");
         });

@@ -2,36 +2,16 @@
 
 use std::marker::PhantomData;
 
-use serde::{Serialize, de::DeserializeOwned};
-
 use crate::bindings::experimentation::exports::mercato::sales::experimentation::Guest;
 pub use crate::bindings::experimentation::exports::mercato::sales::experimentation::{
     Assignment, Comparison, Experiment, ExperimentDraft, ExperimentResults, ExperimentStatus,
     Interval, Metric, MetricKind, UnitType, Variant, VariantResult,
 };
-use crate::{Decision, Description, Error, FieldError};
+use crate::{Component, Error};
 
 /// An experiments component. Export it with
 /// [`export_experiments!`](crate::export_experiments).
-pub trait Experiments {
-    /// The tenant's settings; [`NoSettings`](crate::NoSettings) when there are none.
-    type Settings: DeserializeOwned + Serialize + Default;
-
-    /// How the component presents itself in the catalog.
-    fn describe() -> Description;
-
-    /// Checks beyond what decoding `Settings` already checked.
-    fn validate_settings(settings: &Self::Settings) -> Vec<FieldError> {
-        let _ = settings;
-        Vec::new()
-    }
-
-    /// A director decided an approval this component requested.
-    fn approval_decided(decision: Decision) -> Result<(), Error> {
-        let _ = decision;
-        Ok(())
-    }
-
+pub trait Experiments: Component {
     /// Define an experiment (in draft).
     fn define(draft: ExperimentDraft) -> Result<Experiment, Error>;
     /// Start assigning units.

@@ -2,36 +2,16 @@
 
 use std::marker::PhantomData;
 
-use serde::{Serialize, de::DeserializeOwned};
-
 use crate::bindings::feedback::exports::mercato::sales::feedback::Guest;
 pub use crate::bindings::feedback::exports::mercato::sales::feedback::{
     AtRiskCustomer, FeatureAverage, FeatureRating, Feedback, FeedbackDraft, FeedbackFilter,
     ProductSummary, RiskRule, WeekTrend,
 };
-use crate::{Decision, Description, Error, FieldError};
+use crate::{Component, Error};
 
 /// A trial-feedback component. Export it with
 /// [`export_trial_feedback!`](crate::export_trial_feedback).
-pub trait TrialFeedback {
-    /// The tenant's settings; [`NoSettings`](crate::NoSettings) when there are none.
-    type Settings: DeserializeOwned + Serialize + Default;
-
-    /// How the component presents itself in the catalog.
-    fn describe() -> Description;
-
-    /// Checks beyond what decoding `Settings` already checked.
-    fn validate_settings(settings: &Self::Settings) -> Vec<FieldError> {
-        let _ = settings;
-        Vec::new()
-    }
-
-    /// A director decided an approval this component requested.
-    fn approval_decided(decision: Decision) -> Result<(), Error> {
-        let _ = decision;
-        Ok(())
-    }
-
+pub trait TrialFeedback: Component {
     /// Submit feedback.
     fn submit(draft: FeedbackDraft) -> Result<Feedback, Error>;
     /// Feedback matching the filter, newest first.

@@ -2,35 +2,15 @@
 
 use std::marker::PhantomData;
 
-use serde::{Serialize, de::DeserializeOwned};
-
 use crate::bindings::livestream::exports::mercato::sales::livestream::Guest;
 pub use crate::bindings::livestream::exports::mercato::sales::livestream::{
     Booking, BookingStatus, Cancellation, Reminder, Session, SessionDraft, SessionStatus,
 };
-use crate::{Decision, Description, Error, FieldError, Timestamp};
+use crate::{Component, Error, Timestamp};
 
 /// A livestream-booking component. Export it with
 /// [`export_livestream_booking!`](crate::export_livestream_booking).
-pub trait LivestreamBooking {
-    /// The tenant's settings; [`NoSettings`](crate::NoSettings) when there are none.
-    type Settings: DeserializeOwned + Serialize + Default;
-
-    /// How the component presents itself in the catalog.
-    fn describe() -> Description;
-
-    /// Checks beyond what decoding `Settings` already checked.
-    fn validate_settings(settings: &Self::Settings) -> Vec<FieldError> {
-        let _ = settings;
-        Vec::new()
-    }
-
-    /// A director decided an approval this component requested.
-    fn approval_decided(decision: Decision) -> Result<(), Error> {
-        let _ = decision;
-        Ok(())
-    }
-
+pub trait LivestreamBooking: Component {
     /// Schedule a new session.
     fn schedule(draft: SessionDraft) -> Result<Session, Error>;
     /// Book a seat; waitlist when full.

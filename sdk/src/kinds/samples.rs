@@ -2,35 +2,15 @@
 
 use std::marker::PhantomData;
 
-use serde::{Serialize, de::DeserializeOwned};
-
 use crate::bindings::samples::exports::mercato::sales::samples::Guest;
 pub use crate::bindings::samples::exports::mercato::sales::samples::{
     RequestDraft, RequestFilter, RequestState, SampleRequest, Shipment, ShippingAddress, StockLevel,
 };
-use crate::{Decision, Description, Error, FieldError};
+use crate::{Component, Error};
 
 /// A sample-requests component. Export it with
 /// [`export_sample_requests!`](crate::export_sample_requests).
-pub trait SampleRequests {
-    /// The tenant's settings; [`NoSettings`](crate::NoSettings) when there are none.
-    type Settings: DeserializeOwned + Serialize + Default;
-
-    /// How the component presents itself in the catalog.
-    fn describe() -> Description;
-
-    /// Checks beyond what decoding `Settings` already checked.
-    fn validate_settings(settings: &Self::Settings) -> Vec<FieldError> {
-        let _ = settings;
-        Vec::new()
-    }
-
-    /// A director decided an approval this component requested.
-    fn approval_decided(decision: Decision) -> Result<(), Error> {
-        let _ = decision;
-        Ok(())
-    }
-
+pub trait SampleRequests: Component {
     /// Set the stock and unit price of a SKU.
     fn set_stock(level: StockLevel) -> Result<StockLevel, Error>;
     /// Current stock of a SKU.

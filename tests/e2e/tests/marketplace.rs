@@ -27,7 +27,7 @@ fn mercato_bin() -> PathBuf {
     if !bin.exists() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
-            .args(["build", "-p", "mercato-host", "--bin", "mercato"])
+            .args(["build", "-p", "mercato-cli", "--bin", "mercato"])
             .status()
             .expect("run cargo build");
         assert!(status.success(), "building the mercato binary failed");

@@ -1,0 +1,85 @@
+//! `store`: the component's key/value data. Reads go through the
+//! invocation's own writes first; writes stay in the transaction until the
+//! invocation commits.
+
+use crate::Permission;
+use crate::bindings::mercato::sales::store::Host;
+use crate::fault::Fault;
+use crate::sandbox::{MAX_KEY_BYTES, MAX_VALUE_BYTES, MAX_WRITE_BYTES, Sandbox};
+
+impl Sandbox {
+    fn check_key(&self, key: &str) -> Result<(), Fault> {
+        if key.len() > MAX_KEY_BYTES {
+            return Err(Fault::Quota(format!(
+                "store key of {} bytes is above the {MAX_KEY_BYTES}-byte limit",
+                key.len()
+            )));
+        }
+        Ok(())
+    }
+
+    fn stage(&mut self, key: String, value: Option<Vec<u8>>) -> Result<(), Fault> {
+        self.check_key(&key)?;
+        let size = key.len() + value.as_ref().map_or(0, Vec::len);
+        if value.as_ref().is_some_and(|v| v.len() > MAX_VALUE_BYTES) {
+            return Err(Fault::Quota(format!(
+                "store value for `{key}` of {size} bytes is above the {MAX_VALUE_BYTES}-byte limit"
+            )));
+        }
+        if self.tx.written_bytes + size > MAX_WRITE_BYTES {
+            return Err(Fault::Quota(format!(
+                "one invocation may write at most {MAX_WRITE_BYTES} bytes to its store"
+            )));
+        }
+        // A blind write still depends on the version it overwrites.
+        self.base()?;
+        self.tx.written_bytes += size;
+        self.tx.writes.insert(key, value);
+        Ok(())
+    }
+}
+
+impl Host for Sandbox {
+    fn get(&mut self, key: String) -> wasmtime::Result<Option<Vec<u8>>> {
+        self.require(Permission::Store, "store.get")?;
+        if let Some(staged) = self.tx.writes.get(&key) {
+            return Ok(staged.clone());
+        }
+        self.base()?;
+        Ok(self
+            .state
+            .get(&self.call.scope, &key)
+            .map_err(Fault::from)?)
+    }
+
+    fn set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<()> {
+        self.require(Permission::Store, "store.set")?;
+        Ok(self.stage(key, Some(value))?)
+    }
+
+    fn delete(&mut self, key: String) -> wasmtime::Result<()> {
+        self.require(Permission::Store, "store.delete")?;
+        Ok(self.stage(key, None)?)
+    }
+
+    fn list_keys(&mut self, prefix: String) -> wasmtime::Result<Vec<String>> {
+        self.require(Permission::Store, "store.list-keys")?;
+        self.base()?;
+        let mut keys: std::collections::BTreeSet<String> = self
+            .state
+            .list_keys(&self.call.scope, &prefix)
+            .map_err(Fault::from)?
+            .into_iter()
+            .collect();
+        for (key, value) in self.tx.writes.range(prefix.clone()..) {
+            if !key.starts_with(&prefix) {
+                break;
+            }
+            match value {
+                Some(_) => keys.insert(key.clone()),
+                None => keys.remove(key),
+            };
+        }
+        Ok(keys.into_iter().collect())
+    }
+}

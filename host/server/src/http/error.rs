@@ -1,0 +1,216 @@
+//! The one HTTP error type: a status, a stable code and a message for the
+//! client. Internal failures are logged and reported without their details.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use mercato_registry::{PackageError, RegistryError};
+
+use crate::marketplace::MarketError;
+use mercato_runtime::{InvokeError, LoadError};
+
+/// An error reply.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: String,
+    message: String,
+    details: Option<Value>,
+}
+
+impl ApiError {
+    /// A reply with this status, code and message.
+    pub fn new(status: StatusCode, code: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code: code.into(),
+            message: message.into(),
+            details: None,
+        }
+    }
+
+    /// 404.
+    pub fn not_found(code: &str, message: String) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, message)
+    }
+
+    /// The reply's status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// A component's own `error` result (`{"not-found": "..."}` and so on).
+    pub fn from_component(err: &Value) -> Self {
+        let (code, payload) = match err {
+            Value::Object(o) if o.len() == 1 => {
+                let (k, v) = o.iter().next().expect("one entry");
+                (k.clone(), v.clone())
+            }
+            Value::String(s) => (s.clone(), Value::Null),
+            other => ("internal".to_owned(), other.clone()),
+        };
+        let status = match code.as_str() {
+            "invalid-input" => StatusCode::UNPROCESSABLE_ENTITY,
+            "not-found" => StatusCode::NOT_FOUND,
+            "conflict" | "not-configured" => StatusCode::CONFLICT,
+            "refused" => StatusCode::UNPROCESSABLE_ENTITY,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let (message, details) = match payload {
+            Value::String(s) => (s, None),
+            Value::Array(fields) => {
+                let message = fields
+                    .iter()
+                    .map(|f| {
+                        format!(
+                            "{}: {}",
+                            f["field"].as_str().unwrap_or("?"),
+                            f["message"].as_str().unwrap_or("")
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                (message, Some(json!({ "fields": fields })))
+            }
+            other => (other.to_string(), None),
+        };
+        ApiError {
+            status,
+            code,
+            message,
+            details,
+        }
+    }
+}
+
+impl From<InvokeError> for ApiError {
+    fn from(e: InvokeError) -> Self {
+        let status = match &e {
+            InvokeError::UnknownFunction { .. } => StatusCode::NOT_FOUND,
+            InvokeError::BadArguments { .. } => StatusCode::BAD_REQUEST,
+            // The component, not the caller, failed.
+            InvokeError::LimitExceeded { .. }
+            | InvokeError::PermissionDenied { .. }
+            | InvokeError::ComponentFault { .. } => StatusCode::BAD_GATEWAY,
+            InvokeError::Busy | InvokeError::Contention { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            InvokeError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!(error = %e, "invocation failed");
+            return ApiError::new(status, e.code(), "internal error; see the host's log");
+        }
+        let mut reply = ApiError::new(status, e.code(), e.to_string());
+        if let Some(limit) = e.limit() {
+            reply.details = Some(json!({ "limit": limit }));
+        }
+        reply
+    }
+}
+
+impl From<RegistryError> for ApiError {
+    fn from(e: RegistryError) -> Self {
+        let status = match &e {
+            RegistryError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            RegistryError::Forbidden(_) | RegistryError::Untrusted { .. } => StatusCode::FORBIDDEN,
+            RegistryError::NotFound { .. } => StatusCode::NOT_FOUND,
+            RegistryError::Conflict { .. } => StatusCode::CONFLICT,
+            RegistryError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            RegistryError::Package(PackageError::NotAPackage | PackageError::Truncated(_)) => {
+                StatusCode::BAD_REQUEST
+            }
+            RegistryError::Invalid { .. } | RegistryError::Package(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            RegistryError::Storage(_) | RegistryError::Corrupt(_) => {
+                tracing::error!(error = %e, "registry failed");
+                return ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error; see the host's log",
+                );
+            }
+        };
+        let mut reply = ApiError::new(status, e.code(), e.to_string());
+        if let RegistryError::Invalid { field, .. } = &e {
+            reply.details =
+                Some(json!({ "fields": [{ "field": field, "message": e.to_string() }] }));
+        }
+        reply
+    }
+}
+
+impl From<LoadError> for ApiError {
+    fn from(e: LoadError) -> Self {
+        let (status, code) = match &e {
+            LoadError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too-large"),
+            LoadError::NotWasm => (StatusCode::UNPROCESSABLE_ENTITY, "not-a-component"),
+            LoadError::CoreModule => (StatusCode::UNPROCESSABLE_ENTITY, "core-module"),
+            LoadError::UnsupportedWit { .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "unsupported-wit")
+            }
+            LoadError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-component"),
+            LoadError::UnknownImport(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unknown-import"),
+            LoadError::WrongWorld { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "wrong-world"),
+            LoadError::Cache(_) => {
+                tracing::error!(error = %e, "compile cache failed");
+                return ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error; see the host's log",
+                );
+            }
+        };
+        ApiError::new(status, code, e.to_string())
+    }
+}
+
+impl From<MarketError> for ApiError {
+    fn from(e: MarketError) -> Self {
+        match e {
+            MarketError::Registry(e) => e.into(),
+            MarketError::Load(e) => e.into(),
+            MarketError::Invoke(e) => e.into(),
+            MarketError::Settings(fields) => {
+                let message = MarketError::Settings(fields.clone()).to_string();
+                let mut reply = ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid-settings",
+                    message,
+                );
+                reply.details = Some(json!({ "fields": fields }));
+                reply
+            }
+            e @ MarketError::LimitsAboveCaps(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "limits-above-caps",
+                e.to_string(),
+            ),
+            e @ MarketError::Disabled { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "component-disabled", e.to_string())
+            }
+            e @ MarketError::HostOnly(_) => {
+                ApiError::new(StatusCode::FORBIDDEN, "host-only", e.to_string())
+            }
+            MarketError::Internal(message) => {
+                tracing::error!(%message, "internal failure");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error; see the host's log",
+                )
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut error = json!({ "code": self.code, "message": self.message });
+        if let (Some(details), Some(obj)) = (self.details, error.as_object_mut()) {
+            obj.insert("details".to_owned(), details);
+        }
+        (self.status, Json(json!({ "error": error }))).into_response()
+    }
+}

@@ -1,0 +1,113 @@
+//! A tenant's callable components, and calling them.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use mercato_registry::Role;
+use serde_json::{Value, json};
+
+use super::{ApiError, Caller, Market};
+use mercato_runtime::signature;
+
+/// The tenant's enabled components (its directors and reps, operators).
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/components", tag = "components",
+    params(("tenant" = String, Path)),
+    responses((status = 200, description = "`{\"components\": [{id, package, version, kind, enabled}]}`", body = Value),
+              (status = 403, description = "Another tenant's account", body = super::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(m): Market,
+    Caller(me): Caller,
+    Path(tenant): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let installs = m.registry().installs(&me, &tenant).await?;
+    let list: Vec<Value> = installs
+        .iter()
+        .filter(|i| i.enabled || me.role != Role::Rep)
+        .map(|i| json!({"id": i.id, "package": i.package, "version": i.version, "enabled": i.enabled}))
+        .collect();
+    Ok(Json(json!({ "components": list })))
+}
+
+/// One component: its kind, version, permissions, limits and every function
+/// with its parameters and result in WIT notation.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/components/{component}", tag = "components",
+    params(("tenant" = String, Path), ("component" = String, Path, description = "Install id")),
+    responses((status = 200, description = "The component and its functions", body = Value),
+              (status = 404, description = "Not installed", body = super::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn describe(
+    State(m): Market,
+    Caller(me): Caller,
+    Path((tenant, component)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    me.require_tenant(
+        &tenant,
+        &[Role::Operator, Role::Director, Role::Rep],
+        "read components",
+    )?;
+    let active = m.active(&tenant, &component).await?;
+    let functions: Vec<Value> = active
+        .component
+        .functions()
+        .filter(|f| !crate::marketplace::HOST_ONLY.contains(&f.name.as_str()))
+        .map(|f| {
+            let params: Vec<Value> = f
+                .params
+                .iter()
+                .map(|(n, t)| json!({"name": n, "type": signature::render(t)}))
+                .collect();
+            let result = f.results.first().map(signature::render);
+            json!({"name": f.name, "interface": f.interface, "params": params, "result": result})
+        })
+        .collect();
+    Ok(Json(json!({
+        "id": component,
+        "package": active.install.package,
+        "version": active.install.version,
+        "enabled": active.install.enabled,
+        "kind": active.component.kind(),
+        "digest": active.component.digest(),
+        "permissions": active.call.grants,
+        "limits": active.limits,
+        "functions": functions,
+    })))
+}
+
+/// Call a function: the body is a JSON object keyed by the WIT function's
+/// parameter names, the reply its result (a `result<T, error>` unwraps to T,
+/// or to the error envelope with the component's error).
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/components/{component}/{function}", tag = "components",
+    params(("tenant" = String, Path), ("component" = String, Path, description = "Install id"),
+           ("function" = String, Path, description = "WIT function name, e.g. `book`")),
+    request_body(content = Value, description = "Arguments keyed by parameter name"),
+    responses((status = 200, description = "The function's result", body = Value),
+              (status = 400, description = "Arguments do not fit the parameters (the path is named)", body = super::ErrorBody),
+              (status = 403, description = "Not this tenant's director or rep", body = super::ErrorBody),
+              (status = 404, description = "No such component or function; or the component's `not-found`", body = super::ErrorBody),
+              (status = 409, description = "Disabled; or the component's `conflict`", body = super::ErrorBody),
+              (status = 422, description = "The component refused the input (fields named)", body = super::ErrorBody),
+              (status = 502, description = "The component ran into a limit, a permission or a fault", body = super::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn call(
+    State(m): Market,
+    Caller(me): Caller,
+    Path((tenant, component, function)): Path<(String, String, String)>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let Json(args) = body.map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad-json",
+            format!("the body must be a JSON object: {}", e.body_text()),
+        )
+    })?;
+    let outcome = m.invoke(&me, &tenant, &component, &function, args).await?;
+    let result = outcome.json();
+    match result.as_object().filter(|o| o.len() == 1) {
+        Some(o) if o.contains_key("ok") => Ok((StatusCode::OK, Json(o["ok"].clone()))),
+        Some(o) if o.contains_key("err") => Err(ApiError::from_component(&o["err"])),
+        _ => Ok((StatusCode::OK, Json(result))),
+    }
+}

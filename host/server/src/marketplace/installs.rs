@@ -1,0 +1,233 @@
+//! A tenant's installs: enable, change, upgrade, accept, roll back,
+//! remove. Every version an install moves to first validates the install's
+//! settings with its own component.
+
+use std::sync::Arc;
+
+use mercato_registry::{
+    Install, InstallUpdate, NewInstall, Principal, Role, UpgradeOutcome, UpgradeRequest,
+};
+use mercato_runtime::{CallContext, Grants, Limits, LoadedComponent, Scope};
+use semver::Version;
+use serde_json::{Value, json};
+
+use super::{MarketError, Marketplace, blocking_failed};
+
+impl Marketplace {
+    /// Have version `version` of `package` validate `settings` for an install.
+    async fn validate_for(
+        &self,
+        package: &str,
+        version: &Version,
+        tenant: &str,
+        id: &str,
+        settings: &Value,
+    ) -> Result<(), MarketError> {
+        let component = self.component(package, version).await?;
+        self.validate_settings(component, tenant, id, settings)
+            .await
+    }
+
+    /// What `component` says a new install's settings are (`{}` when it
+    /// declares none).
+    async fn default_settings(
+        &self,
+        component: Arc<LoadedComponent>,
+    ) -> Result<Value, MarketError> {
+        let call = Arc::new(CallContext {
+            scope: Scope::new("", ""),
+            grants: Grants::none(),
+            settings: "{}".into(),
+            track_events: false,
+        });
+        let runtime = self.runtime.clone();
+        let outcome = tokio::task::spawn_blocking(move || {
+            runtime.invoke_json(
+                &component,
+                &call,
+                &Limits::default(),
+                "describe",
+                &json!({}),
+            )
+        })
+        .await
+        .map_err(blocking_failed)??;
+        let declared = outcome.json()["default-settings"]
+            .as_str()
+            .and_then(|text| serde_json::from_str::<Value>(text).ok())
+            .filter(Value::is_object);
+        Ok(declared.unwrap_or_else(|| json!({})))
+    }
+
+    /// Have `component` validate `settings` for `tenant`.
+    pub(super) async fn validate_settings(
+        &self,
+        component: Arc<LoadedComponent>,
+        tenant: &str,
+        id: &str,
+        settings: &Value,
+    ) -> Result<(), MarketError> {
+        let call = Arc::new(CallContext {
+            scope: Scope::new(tenant, id),
+            grants: Grants::none(),
+            settings: settings.to_string().into(),
+            track_events: false,
+        });
+        let args = json!({ "settings": settings.to_string() });
+        let runtime = self.runtime.clone();
+        let outcome = tokio::task::spawn_blocking(move || {
+            runtime.invoke_json(
+                &component,
+                &call,
+                &Limits::default(),
+                "validate-settings",
+                &args,
+            )
+        })
+        .await
+        .map_err(blocking_failed)??;
+        match outcome.json().get("err") {
+            Some(Value::Array(fields)) => Err(MarketError::Settings(fields.clone())),
+            Some(other) => Err(MarketError::Settings(vec![
+                json!({"field": "settings", "message": other.to_string()}),
+            ])),
+            None => Ok(()),
+        }
+    }
+
+    /// Enable a package for a tenant, its settings validated by the component.
+    /// An install without settings starts from the component's own
+    /// `default-settings`.
+    pub async fn install(
+        &self,
+        actor: &Principal,
+        tenant: &str,
+        mut new: NewInstall,
+    ) -> Result<Install, MarketError> {
+        let target = self.registry.plan_install(actor, tenant, &new).await?;
+        let id = new.id.clone().unwrap_or_else(|| {
+            new.package
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        });
+        let component = self.component(&target.name, &target.version).await?;
+        let settings = match new.settings.clone() {
+            Some(settings) => settings,
+            None => self.default_settings(component.clone()).await?,
+        };
+        self.validate_settings(component, tenant, &id, &settings)
+            .await?;
+        new.settings = Some(settings);
+        let install = self
+            .registry
+            .install(actor, tenant, new, &target.version)
+            .await?;
+        self.forget();
+        Ok(install)
+    }
+
+    /// Enable, disable, switch tracking or change settings.
+    pub async fn update(
+        &self,
+        actor: &Principal,
+        tenant: &str,
+        id: &str,
+        update: InstallUpdate,
+    ) -> Result<Install, MarketError> {
+        if let Some(settings) = &update.settings {
+            actor.require_tenant(
+                tenant,
+                &[Role::Operator, Role::Director],
+                "change components",
+            )?;
+            let install = self.registry.install_of(actor, tenant, id).await?;
+            self.validate_for(&install.package, &install.version, tenant, id, settings)
+                .await?;
+        }
+        let install = self
+            .registry
+            .update_install(actor, tenant, id, update)
+            .await?;
+        self.forget();
+        Ok(install)
+    }
+
+    /// Move to a newer version (or park it until the director accepts).
+    pub async fn upgrade(
+        &self,
+        actor: &Principal,
+        tenant: &str,
+        id: &str,
+        request: UpgradeRequest,
+    ) -> Result<UpgradeOutcome, MarketError> {
+        let target = self
+            .registry
+            .plan_upgrade(actor, tenant, id, &request)
+            .await?;
+        let install = self.registry.installed(tenant, id).await?;
+        self.validate_for(&target.name, &target.version, tenant, id, &install.settings)
+            .await?;
+        let outcome = self
+            .registry
+            .upgrade(actor, tenant, id, request, &target.version)
+            .await?;
+        self.forget();
+        Ok(outcome)
+    }
+
+    /// Accept a pending version's permissions and move to it.
+    pub async fn accept(
+        &self,
+        actor: &Principal,
+        tenant: &str,
+        id: &str,
+        version: &Version,
+    ) -> Result<UpgradeOutcome, MarketError> {
+        actor.require_tenant(tenant, &[Role::Director], "accept new permissions")?;
+        let install = self.registry.install_of(actor, tenant, id).await?;
+        if install.pending.as_ref() == Some(version) {
+            self.validate_for(&install.package, version, tenant, id, &install.settings)
+                .await?;
+        }
+        let outcome = self.registry.accept(actor, tenant, id, version).await?;
+        self.forget();
+        Ok(outcome)
+    }
+
+    /// Roll back to a version the install ran before.
+    pub async fn rollback(
+        &self,
+        actor: &Principal,
+        tenant: &str,
+        id: &str,
+        version: &Version,
+    ) -> Result<Install, MarketError> {
+        actor.require_tenant(
+            tenant,
+            &[Role::Operator, Role::Director],
+            "roll back components",
+        )?;
+        let install = self.registry.install_of(actor, tenant, id).await?;
+        if install.history.contains(version) {
+            self.validate_for(&install.package, version, tenant, id, &install.settings)
+                .await?;
+        }
+        let install = self.registry.rollback(actor, tenant, id, version).await?;
+        self.forget();
+        Ok(install)
+    }
+
+    /// Remove an install.
+    pub async fn uninstall(
+        &self,
+        actor: &Principal,
+        tenant: &str,
+        id: &str,
+    ) -> Result<(), MarketError> {
+        self.registry.uninstall(actor, tenant, id).await?;
+        self.forget();
+        Ok(())
+    }
+}

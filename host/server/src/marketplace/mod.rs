@@ -1,0 +1,367 @@
+//! The marketplace as a host runs it: the registry's decisions joined to the
+//! runtime. Uploads are checked by both (signature and trust by the
+//! registry, the component's world and limits here); settings are validated
+//! by the component before the registry stores them; calls resolve a
+//! tenant's install to a loaded component.
+//!
+//! The marketplace is the one path by which the server changes the
+//! registry: every change goes through a method here ([`publishing`],
+//! [`installs`], [`admin`]), which drops this host's caches after it, and
+//! every version change has the target version's component validate the
+//! install's settings first. [`Marketplace::registry`] is for reads.
+//!
+//! Resolved installs and authenticated tokens are cached. The registry's
+//! generation (its audit head) changes with every change anywhere, so a
+//! host compares it at most every [`REFRESH`] and drops its caches when it
+//! moved: several hosts sharing PostgreSQL see each other's changes within
+//! that time, and this host's own changes apply to the next call.
+
+mod admin;
+mod installs;
+mod publishing;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use mercato_registry::inbox::{Answer, Approval};
+use mercato_registry::{Install, PackageVersion, Principal, Registry, RegistryError, Role, Scope};
+use semver::Version;
+use serde_json::{Value, json};
+
+use mercato_runtime::{
+    CallContext, Grants, InvokeError, Kind, Limits, LoadError, LoadedComponent, Outcome, Runtime,
+};
+
+use crate::metrics::Metrics;
+
+/// How stale a host's view of the registry may get.
+pub const REFRESH: Duration = Duration::from_millis(500);
+
+/// Functions of the common interface that only the host may call.
+pub const HOST_ONLY: &[&str] = &["validate-settings", "approval-decided"];
+
+/// Why a marketplace operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MarketError {
+    /// The registry refused or failed.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// The component in a package was refused.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// A call failed.
+    #[error(transparent)]
+    Invoke(#[from] InvokeError),
+    /// The component rejected the settings.
+    #[error("the settings were refused: {}", summary(.0))]
+    Settings(Vec<Value>),
+    /// The manifest asks for more than the platform allows.
+    #[error("the manifest asks for limits above the platform's caps: {0}")]
+    LimitsAboveCaps(String),
+    /// The install exists but is disabled.
+    #[error("`{id}` is disabled for tenant `{tenant}`; its director can enable it")]
+    Disabled {
+        /// The tenant.
+        tenant: String,
+        /// The install.
+        id: String,
+    },
+    /// A function only the host calls.
+    #[error("`{0}` is called by the host, not over the API")]
+    HostOnly(String),
+    /// A worker thread died.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+fn summary(fields: &[Value]) -> String {
+    fields
+        .iter()
+        .map(|f| {
+            format!(
+                "{}: {}",
+                f["field"].as_str().unwrap_or("?"),
+                f["message"].as_str().unwrap_or("")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// An install ready to call.
+#[derive(Debug)]
+pub struct Active {
+    /// The install.
+    pub install: Install,
+    /// The version it runs.
+    pub version: PackageVersion,
+    /// Its component.
+    pub component: Arc<LoadedComponent>,
+    /// Scope, grants, settings, tracking.
+    pub call: Arc<CallContext>,
+    /// Its limits.
+    pub limits: Limits,
+}
+
+/// The registry and the runtime, joined.
+pub struct Marketplace {
+    registry: Registry,
+    runtime: Arc<Runtime>,
+    metrics: Metrics,
+    loaded: Mutex<HashMap<(String, Version), Arc<LoadedComponent>>>,
+    active: RwLock<HashMap<(String, String), Arc<Active>>>,
+    tokens: RwLock<HashMap<String, Principal>>,
+    generation: AtomicI64,
+    checked_at_ms: AtomicU64,
+    started: Instant,
+}
+
+impl std::fmt::Debug for Marketplace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Marketplace").finish_non_exhaustive()
+    }
+}
+
+fn blocking_failed(e: tokio::task::JoinError) -> MarketError {
+    MarketError::Internal(format!("a worker thread failed: {e}"))
+}
+
+impl Marketplace {
+    /// The marketplace over `registry`, running components in `runtime`.
+    pub fn new(registry: Registry, runtime: Arc<Runtime>) -> Self {
+        Marketplace {
+            registry,
+            runtime,
+            metrics: Metrics::new(),
+            loaded: Mutex::new(HashMap::new()),
+            active: RwLock::new(HashMap::new()),
+            tokens: RwLock::new(HashMap::new()),
+            generation: AtomicI64::new(-1),
+            checked_at_ms: AtomicU64::new(0),
+            started: Instant::now(),
+        }
+    }
+
+    /// The registry, for reads: changes go through the marketplace's own
+    /// methods, so that this host's caches follow them.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The runtime.
+    pub fn runtime(&self) -> &Arc<Runtime> {
+        &self.runtime
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Drop cached installs and tokens if the registry changed since the
+    /// last look (looked at most every [`REFRESH`]).
+    pub async fn refresh(&self) -> Result<(), MarketError> {
+        let now = self.started.elapsed().as_millis() as u64 + 1;
+        let last = self.checked_at_ms.load(Ordering::Relaxed);
+        if last != 0 && now.saturating_sub(last) < REFRESH.as_millis() as u64 {
+            return Ok(());
+        }
+        self.checked_at_ms.store(now, Ordering::Relaxed);
+        let generation = self.registry.generation().await?;
+        if self.generation.swap(generation, Ordering::Relaxed) != generation {
+            self.forget();
+        }
+        Ok(())
+    }
+
+    /// Forget cached installs, components and tokens (after a change).
+    fn forget(&self) {
+        // Loaded components go too: a revoked key must stop its code at the
+        // next call (reloading from the disk cache is cheap).
+        if let Ok(mut l) = self.loaded.lock() {
+            l.clear();
+        }
+        if let Ok(mut a) = self.active.write() {
+            a.clear();
+        }
+        if let Ok(mut t) = self.tokens.write() {
+            t.clear();
+        }
+    }
+
+    /// The account behind a bearer token.
+    pub async fn authenticate(&self, token: &str) -> Result<Principal, MarketError> {
+        self.refresh().await?;
+        let hash = mercato_registry::sha256_hex(token.as_bytes());
+        if let Some(p) = self.tokens.read().ok().and_then(|t| t.get(&hash).cloned()) {
+            return Ok(p);
+        }
+        let principal = self.registry.authenticate(token).await?;
+        if let Ok(mut t) = self.tokens.write() {
+            t.insert(hash, principal.clone());
+        }
+        Ok(principal)
+    }
+
+    /// Load (compiling or from the disk cache) the component of a version,
+    /// its signature and signer checked again.
+    pub async fn component(
+        &self,
+        name: &str,
+        version: &Version,
+    ) -> Result<Arc<LoadedComponent>, MarketError> {
+        let key = (name.to_owned(), version.clone());
+        if let Some(c) = self.loaded.lock().ok().and_then(|l| l.get(&key).cloned()) {
+            return Ok(c);
+        }
+        let package = self.registry.load_package(name, version).await?;
+        let kind = kind_of(&package.manifest.kind)?;
+        let digest = package.code_digest();
+        let runtime = self.runtime.clone();
+        let component = tokio::task::spawn_blocking(move || {
+            runtime.load_verified(kind, &package.code, &digest)
+        })
+        .await
+        .map_err(blocking_failed)??;
+        let component = Arc::new(component);
+        if let Ok(mut l) = self.loaded.lock() {
+            l.insert(key, component.clone());
+        }
+        Ok(component)
+    }
+
+    /// A tenant's install, resolved and ready to call.
+    pub async fn active(&self, tenant: &str, id: &str) -> Result<Arc<Active>, MarketError> {
+        self.refresh().await?;
+        let key = (tenant.to_owned(), id.to_owned());
+        if let Some(a) = self.active.read().ok().and_then(|a| a.get(&key).cloned()) {
+            return Ok(a);
+        }
+        let install = self.registry.installed(tenant, id).await?;
+        let version = self
+            .registry
+            .version(&Principal::console(), &install.package, &install.version)
+            .await?
+            .0;
+        let component = self.component(&install.package, &install.version).await?;
+        let grants: Grants = version
+            .manifest
+            .permissions
+            .intersection(&install.accepted)
+            .copied()
+            .collect();
+        let active = Arc::new(Active {
+            call: Arc::new(CallContext {
+                scope: Scope::new(tenant, id),
+                grants,
+                settings: install.settings.to_string().into(),
+                track_events: install.tracking,
+            }),
+            limits: version.manifest.limits.resolve(),
+            component,
+            version,
+            install,
+        });
+        if let Ok(mut a) = self.active.write() {
+            a.insert(key, active.clone());
+        }
+        Ok(active)
+    }
+
+    /// Call `function` of a tenant's install as `actor` (its directors and
+    /// reps), recording metrics.
+    pub async fn invoke(
+        &self,
+        actor: &Principal,
+        tenant: &str,
+        id: &str,
+        function: &str,
+        args: Value,
+    ) -> Result<Outcome, MarketError> {
+        actor.require_tenant(tenant, &[Role::Director, Role::Rep], "call components")?;
+        if HOST_ONLY.contains(&function) {
+            return Err(MarketError::HostOnly(function.to_owned()));
+        }
+        let active = self.active(tenant, id).await?;
+        if !active.install.enabled {
+            return Err(MarketError::Disabled {
+                tenant: tenant.to_owned(),
+                id: id.to_owned(),
+            });
+        }
+        self.call(&active, function, args).await
+    }
+
+    async fn call(
+        &self,
+        active: &Arc<Active>,
+        function: &str,
+        args: Value,
+    ) -> Result<Outcome, MarketError> {
+        let runtime = self.runtime.clone();
+        let a = active.clone();
+        let f = function.to_owned();
+        let started = Instant::now();
+        let result = tokio::task::spawn_blocking(move || {
+            runtime.invoke_json(&a.component, &a.call, &a.limits, &f, &args)
+        })
+        .await
+        .map_err(blocking_failed)?;
+        self.metrics.record(
+            &active.install.tenant,
+            &active.install.id,
+            started.elapsed(),
+            &result,
+        );
+        Ok(result?)
+    }
+
+    /// Decide an approval request and tell the component that asked.
+    /// Returns the decision and whether the component took it (`None` when
+    /// the install is gone or disabled: the decision stands regardless).
+    pub async fn decide(
+        &self,
+        actor: &Principal,
+        tenant: &str,
+        approval: &str,
+        answer: Answer,
+    ) -> Result<(Approval, Option<Value>), MarketError> {
+        let decided = self
+            .registry
+            .decide(actor, tenant, approval, answer)
+            .await?;
+        self.forget();
+        let Ok(active) = self.active(tenant, &decided.component).await else {
+            return Ok((decided, None));
+        };
+        if !active.install.enabled {
+            return Ok((decided, None));
+        }
+        let decision = json!({
+            "decision": {
+                "approval-id": decided.id,
+                "subject": decided.subject,
+                "approved": decided.status == "approved",
+                "reason": decided.reason,
+                "decided-by": decided.decided_by,
+                "decided-at": decided.decided_at.unwrap_or_default(),
+            }
+        });
+        let delivered = match self.call(&active, "approval-decided", decision).await {
+            Ok(outcome) => outcome.json(),
+            Err(e) => json!({ "err": e.to_string() }),
+        };
+        Ok((decided, Some(delivered)))
+    }
+}
+
+fn kind_of(kind: &str) -> Result<Kind, MarketError> {
+    kind.parse::<Kind>().map_err(|e| {
+        MarketError::Registry(RegistryError::Invalid {
+            field: "kind",
+            message: e.to_string(),
+        })
+    })
+}

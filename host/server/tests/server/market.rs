@@ -1,0 +1,579 @@
+//! A marketplace seeded the way a real one is: tenant `acme`, publisher
+//! `mercato`, an account per role, livestream-booking published, approved
+//! and enabled. Also: two hosts sharing one PostgreSQL database.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::Request;
+use http_body_util::BodyExt;
+use mercato_registry::{Database, InstallUpdate, Principal, Registry, RegistryError, SqlState};
+use mercato_runtime::{Kind, Runtime};
+use mercato_server::marketplace::{MarketError, Marketplace, REFRESH};
+use mercato_testapp::{TestApp, manifest};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use crate::NOW;
+
+pub struct Seeded {
+    pub app: TestApp,
+    pub market: Arc<Marketplace>,
+    pub developer: (Principal, String),
+    pub director: (Principal, String),
+    pub rep: (Principal, String),
+}
+
+/// A second host on the same database.
+pub fn market(db: Database) -> Arc<Marketplace> {
+    let runtime = Arc::new(
+        Runtime::builder()
+            .state(Arc::new(SqlState::new(db.clone())))
+            .clock(|| NOW)
+            .build()
+            .unwrap(),
+    );
+    Arc::new(Marketplace::new(Registry::new(db), runtime))
+}
+
+pub async fn seeded(db: Database) -> Seeded {
+    let app = TestApp::builder()
+        .database(db)
+        .clock(NOW)
+        .tenant("acme")
+        .publisher("mercato")
+        .developer("dev", "mercato")
+        .reviewer("legal")
+        .director("dora", "acme")
+        .rep("ray", "acme")
+        .component(
+            manifest(
+                "mercato/livestream-booking",
+                "1.0.0",
+                Kind::LivestreamBooking,
+                &["store", "events"],
+            ),
+            mercato_artifacts::read(mercato_artifacts::LIVESTREAM_BOOKING),
+            &["acme"],
+        )
+        .build()
+        .await;
+    let pair = |name: &str| (app.who(name).clone(), app.token(name).to_owned());
+    Seeded {
+        market: app.market.clone(),
+        developer: pair("dev"),
+        director: pair("dora"),
+        rep: pair("ray"),
+        app,
+    }
+}
+
+/// Several hosts share PostgreSQL: a change made through one reaches the
+/// others' next calls within their refresh interval, without a restart.
+#[tokio::test(flavor = "multi_thread")]
+async fn hosts_sharing_postgres_see_each_others_changes() {
+    let url = mercato_registry::db::test_postgres_url()
+        .expect("MERCATO_TEST_POSTGRES is not set: run the suite with scripts/test");
+    let db = mercato_registry::db::fresh_postgres(&url).await.unwrap();
+    let a = seeded(db.clone()).await;
+    let b = market(db);
+    let rep = &a.rep.0;
+    let list = |m: Arc<Marketplace>| {
+        let rep = rep.clone();
+        async move {
+            m.invoke(
+                &rep,
+                "acme",
+                "livestream-booking",
+                "list-sessions",
+                json!({}),
+            )
+            .await
+        }
+    };
+    list(b.clone()).await.expect("host B serves the install");
+
+    // Disabled through host A: host B refuses soon after.
+    a.market
+        .update(
+            &a.director.0,
+            "acme",
+            "livestream-booking",
+            InstallUpdate {
+                enabled: Some(false),
+                ..InstallUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(REFRESH + Duration::from_millis(100)).await;
+    assert!(matches!(
+        list(b.clone()).await,
+        Err(MarketError::Disabled { .. })
+    ));
+
+    // Enabled again, then the signing key revoked through host A: host B
+    // stops running code signed with it.
+    a.market
+        .update(
+            &a.director.0,
+            "acme",
+            "livestream-booking",
+            InstallUpdate {
+                enabled: Some(true),
+                ..InstallUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(REFRESH + Duration::from_millis(100)).await;
+    list(b.clone()).await.expect("enabled again");
+    let key_id = mercato_registry::key_id(a.app.key("mercato").verifying_key().as_bytes());
+    a.market
+        .revoke_key(&a.developer.0, "mercato", &key_id)
+        .await
+        .unwrap();
+    tokio::time::sleep(REFRESH + Duration::from_millis(100)).await;
+    match list(b.clone()).await {
+        Err(MarketError::Registry(e @ RegistryError::Untrusted { .. })) => {
+            assert_eq!(e.code(), "revoked-key");
+        }
+        other => panic!("expected revoked-key, got {other:?}"),
+    }
+}
+
+async fn call(
+    router: &axum::Router,
+    token: &str,
+    method: &str,
+    uri: &str,
+    body: Value,
+) -> (u16, Value) {
+    let request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+/// Publish a first-party component, approve it and enable it for `acme`.
+async fn enable(
+    s: &Seeded,
+    router: &axum::Router,
+    name: &str,
+    permissions: &[&str],
+    artifact: &str,
+    settings: Value,
+) {
+    let kind: Kind = name.parse().unwrap();
+    let manifest = manifest(&format!("mercato/{name}"), "1.0.0", kind, permissions);
+    s.app
+        .publish_approved(
+            "dev",
+            "legal",
+            &manifest,
+            &mercato_artifacts::read(artifact),
+        )
+        .await;
+    let (status, body) = call(
+        router,
+        &s.director.1,
+        "POST",
+        "/v1/tenants/acme/installs",
+        json!({"package": format!("mercato/{name}"), "settings": settings}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+}
+
+/// trial-feedback as wasm behind the API: field-named refusals, the summary.
+#[tokio::test(flavor = "multi_thread")]
+async fn trial_feedback_summarises_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open_sqlite(&dir.path().join("m.db"))
+        .await
+        .unwrap();
+    let s = seeded(db).await;
+    let router = mercato_server::http::app(s.market.clone());
+    enable(
+        &s,
+        &router,
+        "trial-feedback",
+        &["store", "events"],
+        mercato_artifacts::TRIAL_FEEDBACK,
+        json!({"nps-floor": 7}),
+    )
+    .await;
+    let base = "/v1/tenants/acme/components/trial-feedback";
+    let ray = s.rep.1.as_str();
+    for (customer, nps) in [("ann", 10), ("bob", 9), ("cy", 6)] {
+        let (status, body) = call(
+            &router,
+            ray,
+            "POST",
+            &format!("{base}/submit"),
+            json!({"draft": {
+            "customer": customer, "product": "crm", "nps": nps,
+            "ratings": [{"feature": "setup", "score": 4}], "comment": null}}),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, body) = call(
+        &router,
+        ray,
+        "POST",
+        &format!("{base}/submit"),
+        json!({"draft": {
+        "customer": "dan", "product": "crm", "nps": 11, "ratings": [], "comment": null}}),
+    )
+    .await;
+    assert_eq!(
+        (
+            status,
+            body["error"]["details"]["fields"][0]["field"].as_str()
+        ),
+        (422, Some("nps")),
+        "{body}"
+    );
+    let (status, summary) = call(
+        &router,
+        ray,
+        "POST",
+        &format!("{base}/summary"),
+        json!({"product": "crm"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{summary}");
+    // (2 promoters − 1 detractor) / 3 × 100
+    assert!(
+        (summary["nps"].as_f64().unwrap() - 100.0 / 3.0).abs() < 1e-9,
+        "{summary}"
+    );
+    assert_eq!(
+        summary["features"][0],
+        json!({"feature": "setup", "average": 4.0, "responses": 3})
+    );
+    let (_, risky) = call(&router, ray, "POST", &format!("{base}/at-risk"), json!({})).await;
+    assert_eq!(
+        risky[0]["customer"], "cy",
+        "6 is below the tenant's floor of 7: {risky}"
+    );
+    assert_eq!(risky[0]["rule"], "low-score");
+}
+
+/// sample-requests as wasm behind the API: a large request waits in the
+/// director's inbox; the decision reaches the component through
+/// `approval-decided`; then shipping and delivery.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_large_sample_request_waits_for_the_directors_decision() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open_sqlite(&dir.path().join("m.db"))
+        .await
+        .unwrap();
+    let s = seeded(db).await;
+    let router = mercato_server::http::app(s.market.clone());
+    let (dora, ray) = (s.director.1.as_str(), s.rep.1.as_str());
+    let settings = json!({"approval-quantity": 10, "stock": {"MUG": {"available": 40, "unit-price-minor": 900}}});
+    enable(
+        &s,
+        &router,
+        "sample-requests",
+        &["store", "events", "approvals"],
+        mercato_artifacts::SAMPLE_REQUESTS,
+        settings,
+    )
+    .await;
+
+    let base = "/v1/tenants/acme/components/sample-requests";
+    let draft = |quantity: u32| {
+        json!({"draft": {"customer": "ann", "sku": "MUG", "quantity": quantity,
+        "purpose": "Trade fair", "address": {"recipient": "Ann", "line1": "Main St 1", "line2": null,
+        "city": "Lyon", "postal-code": "69001", "country": "FR"}}})
+    };
+    let (status, big) = call(&router, ray, "POST", &format!("{base}/request"), draft(20)).await;
+    assert_eq!(
+        (status, big["state"].as_str()),
+        (200, Some("awaiting-approval")),
+        "{big}"
+    );
+    let id = big["id"].as_str().unwrap();
+    let (status, err) = call(&router, ray, "POST", &format!("{base}/request"), draft(30)).await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (422, Some("refused")),
+        "beyond stock: {err}"
+    );
+    let (status, err) = call(
+        &router,
+        ray,
+        "POST",
+        &format!("{base}/ship"),
+        json!({"id": id, "carrier": "DHL", "tracking-number": "1"}),
+    )
+    .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (409, Some("conflict")),
+        "{err}"
+    );
+    // The host-only callback is not callable over the API.
+    let (status, _) = call(
+        &router,
+        ray,
+        "POST",
+        &format!("{base}/approval-decided"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 403);
+
+    let (status, inbox) = call(
+        &router,
+        dora,
+        "GET",
+        "/v1/tenants/acme/approvals?status=pending",
+        json!(null),
+    )
+    .await;
+    assert_eq!(status, 200, "{inbox}");
+    let approval = &inbox["approvals"][0];
+    assert_eq!(approval["subject"], id);
+    assert_eq!(approval["component"], "sample-requests");
+    let approval_id = approval["id"].as_str().unwrap();
+    let decide = format!("/v1/tenants/acme/approvals/{approval_id}/decide");
+    let (status, _) = call(
+        &router,
+        ray,
+        "POST",
+        &decide,
+        json!({"decision": "approve"}),
+    )
+    .await;
+    assert_eq!(status, 403, "a rep cannot decide");
+    let (status, decided) = call(
+        &router,
+        dora,
+        "POST",
+        &decide,
+        json!({"decision": "approve"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{decided}");
+    assert_eq!(decided["approval"]["status"], "approved");
+    assert_eq!(
+        decided["component"],
+        json!({"ok": null}),
+        "the component took the decision"
+    );
+    let (_, now) = call(
+        &router,
+        ray,
+        "POST",
+        &format!("{base}/get"),
+        json!({"id": id}),
+    )
+    .await;
+    assert_eq!(now["state"], "approved");
+
+    let (status, shipped) = call(
+        &router,
+        ray,
+        "POST",
+        &format!("{base}/ship"),
+        json!({"id": id, "carrier": "DHL", "tracking-number": "JD014600"}),
+    )
+    .await;
+    assert_eq!(
+        (status, shipped["state"].as_str()),
+        (200, Some("shipped")),
+        "{shipped}"
+    );
+    let (_, delivered) = call(
+        &router,
+        ray,
+        "POST",
+        &format!("{base}/mark-delivered"),
+        json!({"id": id}),
+    )
+    .await;
+    assert_eq!(delivered["state"], "delivered");
+
+    // A rejection carries the director's reason to the component.
+    let (_, second) = call(&router, ray, "POST", &format!("{base}/request"), draft(15)).await;
+    let (_, inbox) = call(
+        &router,
+        dora,
+        "GET",
+        "/v1/tenants/acme/approvals?status=pending",
+        json!(null),
+    )
+    .await;
+    let approval_id = inbox["approvals"][0]["id"].as_str().unwrap().to_owned();
+    let decide = format!("/v1/tenants/acme/approvals/{approval_id}/decide");
+    let (status, body) = call(
+        &router,
+        dora,
+        "POST",
+        &decide,
+        json!({"decision": "reject"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("invalid-input")),
+        "{body}"
+    );
+    let (status, _) = call(
+        &router,
+        dora,
+        "POST",
+        &decide,
+        json!({"decision": "reject", "reason": "Too many mugs"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, rejected) = call(
+        &router,
+        ray,
+        "POST",
+        &format!("{base}/get"),
+        json!({"id": second["id"]}),
+    )
+    .await;
+    assert_eq!(
+        (rejected["state"].as_str(), rejected["reason"].as_str()),
+        (Some("rejected"), Some("Too many mugs"))
+    );
+    let (_, stock) = call(
+        &router,
+        ray,
+        "POST",
+        &format!("{base}/stock"),
+        json!({"sku": "MUG"}),
+    )
+    .await;
+    assert_eq!(
+        stock["available"], 20,
+        "40 - 20 shipped; the rejected 15 released"
+    );
+}
+
+/// experiments as wasm behind the API: refusals name the field, assignment is
+/// sticky across calls, results and sample size come back as numbers.
+#[tokio::test(flavor = "multi_thread")]
+async fn experiments_assign_and_report_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open_sqlite(&dir.path().join("m.db"))
+        .await
+        .unwrap();
+    let s = seeded(db).await;
+    let router = mercato_server::http::app(s.market.clone());
+    enable(
+        &s,
+        &router,
+        "experiments",
+        &["store", "events"],
+        mercato_artifacts::EXPERIMENTS,
+        json!({}),
+    )
+    .await;
+    let base = "/v1/tenants/acme/components/experiments";
+    let ray = s.rep.1.as_str();
+    let draft = |weight_b: u32| {
+        json!({"draft": {"key": "script", "description": "Call script",
+        "unit-type": "customer", "variants": [{"key": "control", "weight": 1}, {"key": "new", "weight": weight_b}],
+        "seed": "s1", "primary-metric": {"name": "booked", "kind": "conversion"}, "coverage-bp": 10000}})
+    };
+    let (status, body) = call(&router, ray, "POST", &format!("{base}/define"), draft(0)).await;
+    assert_eq!(
+        (
+            status,
+            body["error"]["details"]["fields"][0]["field"].as_str()
+        ),
+        (422, Some("variants[1].weight")),
+        "{body}"
+    );
+    let (status, body) = call(&router, ray, "POST", &format!("{base}/define"), draft(1)).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = call(
+        &router,
+        ray,
+        "POST",
+        &format!("{base}/start"),
+        json!({"key": "script"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    for u in 0..60 {
+        let unit = format!("c{u}");
+        let (status, a) = call(
+            &router,
+            ray,
+            "POST",
+            &format!("{base}/record-exposure"),
+            json!({"key": "script", "unit-id": unit}),
+        )
+        .await;
+        assert_eq!(status, 200, "{a}");
+        let (_, again) = call(
+            &router,
+            ray,
+            "POST",
+            &format!("{base}/assign"),
+            json!({"key": "script", "unit-id": unit}),
+        )
+        .await;
+        assert_eq!(again["variant"], a["variant"], "sticky");
+        if u % 3 == 0 {
+            let (status, c) = call(
+                &router,
+                ray,
+                "POST",
+                &format!("{base}/record-conversion"),
+                json!({"key": "script", "unit-id": unit, "value": 25.5}),
+            )
+            .await;
+            assert_eq!(status, 200, "{c}");
+        }
+    }
+    let (status, r) = call(
+        &router,
+        ray,
+        "POST",
+        &format!("{base}/results"),
+        json!({"key": "script"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    let units =
+        r["variants"][0]["units"].as_u64().unwrap() + r["variants"][1]["units"].as_u64().unwrap();
+    assert_eq!(units, 60);
+    assert_eq!(r["variants"][0]["rate-vs-control"], Value::Null);
+    assert!(
+        r["variants"][1]["rate-vs-control"]["p-value"]
+            .as_f64()
+            .is_some(),
+        "{r}"
+    );
+    assert!(r["srm-p-value"].as_f64().unwrap() > 0.0);
+    let (status, n) = call(
+        &router,
+        ray,
+        "POST",
+        &format!("{base}/sample-size"),
+        json!({"baseline-rate": 0.1, "minimum-detectable-effect": 0.02}),
+    )
+    .await;
+    assert_eq!((status, n), (200, json!(3835)));
+}
