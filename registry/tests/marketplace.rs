@@ -11,6 +11,7 @@ use mercato_registry::{
     Decision, InstallUpdate, Manifest, NewAccount, NewInstall, NewKey, NewTenant, Package,
     Principal, Registry, RegistryError, Role, UpgradeRequest, VersionState,
 };
+use mercato_testapp::{Builder, TestApp};
 use semver::Version;
 
 macro_rules! on_both_engines {
@@ -18,9 +19,7 @@ macro_rules! on_both_engines {
         mod sqlite_engine { $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
-                let dir = tempfile::tempdir().expect("tempdir");
-                let db = mercato_registry::Database::open_sqlite(&dir.path().join("r.db")).await.expect("sqlite");
-                super::$name(mercato_registry::Registry::new(db)).await;
+                super::$name(mercato_testapp::TestApp::builder()).await;
             }
         )* }
         mod postgres_engine { $(
@@ -28,10 +27,7 @@ macro_rules! on_both_engines {
             /// `MERCATO_TEST_POSTGRES` to the local server.
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
-                let url = mercato_registry::db::test_postgres_url()
-                    .expect("MERCATO_TEST_POSTGRES is not set: run the suite with scripts/test");
-                let db = mercato_registry::db::fresh_postgres(&url).await.expect("postgres");
-                super::$name(mercato_registry::Registry::new(db)).await;
+                super::$name(mercato_testapp::TestApp::builder().postgres()).await;
             }
         )* }
     };
@@ -80,64 +76,33 @@ struct World {
     director: Principal,
     rep: Principal,
     other_director: Principal,
+    _app: TestApp,
 }
 
-async fn world(registry: Registry) -> World {
-    let console = Principal::console();
-    registry
-        .create_publisher(&console, "acme")
-        .await
-        .expect("publisher");
-    for t in ["north", "south"] {
-        registry
-            .create_tenant(
-                &console,
-                NewTenant {
-                    name: t.into(),
-                    title: None,
-                },
-            )
-            .await
-            .expect("tenant");
-    }
-    let mut principals = Vec::new();
-    for (name, role, tenant, publisher) in [
-        ("ops", Role::Operator, None, None),
-        ("dev", Role::Developer, None, Some("acme")),
-        ("legal", Role::Reviewer, None, None),
-        ("dora", Role::Director, Some("north"), None),
-        ("ray", Role::Rep, Some("north"), None),
-        ("sam", Role::Director, Some("south"), None),
-    ] {
-        let (_, token) = registry
-            .create_account(
-                &console,
-                NewAccount {
-                    name: name.into(),
-                    role,
-                    tenant: tenant.map(Into::into),
-                    publisher: publisher.map(Into::into),
-                },
-            )
-            .await
-            .expect("account");
-        principals.push(
-            registry
-                .authenticate(&token.token)
-                .await
-                .expect("token works"),
-        );
-    }
-    let mut p = principals.into_iter();
-    let mut next = || p.next().expect("principal");
+/// Publisher `acme` (with its key registered), tenants `north` and `south`,
+/// and an account per role.
+async fn world(base: Builder) -> World {
+    let app = base
+        .publisher("acme")
+        .tenant("north")
+        .tenant("south")
+        .operator("ops")
+        .developer("dev", "acme")
+        .reviewer("legal")
+        .director("dora", "north")
+        .rep("ray", "north")
+        .director("sam", "south")
+        .build()
+        .await;
     World {
-        operator: next(),
-        developer: next(),
-        reviewer: next(),
-        director: next(),
-        rep: next(),
-        other_director: next(),
-        registry,
+        registry: app.registry().clone(),
+        operator: app.who("ops").clone(),
+        developer: app.who("dev").clone(),
+        reviewer: app.who("legal").clone(),
+        director: app.who("dora").clone(),
+        rep: app.who("ray").clone(),
+        other_director: app.who("sam").clone(),
+        _app: app,
     }
 }
 
@@ -160,8 +125,8 @@ fn v(s: &str) -> Version {
     s.parse().expect("version")
 }
 
-async fn roles_and_tokens(registry: Registry) {
-    let w = world(registry).await;
+async fn roles_and_tokens(base: Builder) {
+    let w = world(base).await;
     assert_eq!(w.director.tenant.as_deref(), Some("north"));
     assert_eq!(w.developer.publisher.as_deref(), Some("acme"));
 
@@ -305,8 +270,8 @@ async fn roles_and_tokens(registry: Registry) {
     );
 }
 
-async fn keys_and_upload_refusals(registry: Registry) {
-    let w = world(registry).await;
+async fn keys_and_upload_refusals(base: Builder) {
+    let w = world(base).await;
     let k1 = key(1);
     let registered = w
         .registry
@@ -457,8 +422,8 @@ async fn keys_and_upload_refusals(registry: Registry) {
     assert_eq!(err.code(), "revoked-key");
 }
 
-async fn review_catalog_and_changes(registry: Registry) {
-    let w = world(registry).await;
+async fn review_catalog_and_changes(base: Builder) {
+    let w = world(base).await;
     let k = key(1);
     w.registry
         .register_key(
@@ -603,8 +568,8 @@ async fn review_catalog_and_changes(registry: Registry) {
     assert_eq!(catalog[0].versions, [v("1.0.0")]);
 }
 
-async fn installs_follow_pin_upgrade_accept_rollback(registry: Registry) {
-    let w = world(registry).await;
+async fn installs_follow_pin_upgrade_accept_rollback(base: Builder) {
+    let w = world(base).await;
     let k = key(1);
     w.registry
         .register_key(
@@ -879,10 +844,10 @@ async fn installs_follow_pin_upgrade_accept_rollback(registry: Registry) {
     );
 }
 
-async fn approvals_inbox(registry: Registry) {
+async fn approvals_inbox(base: Builder) {
     use mercato_registry::inbox::Answer;
     use mercato_registry::{ApprovalRecord, Commit, Scope, SqlState, StateStore};
-    let w = world(registry).await;
+    let w = world(base).await;
     let state = SqlState::new(w.registry.database().clone());
     let scope = Scope::new("north", "samples");
     tokio::task::spawn_blocking(move || {
@@ -992,14 +957,15 @@ async fn approvals_inbox(registry: Registry) {
     assert_eq!(err.code(), "already-decided");
 }
 
-async fn audit_chain_detects_edits_removals_and_reordering(registry: Registry) {
+async fn audit_chain_detects_edits_removals_and_reordering(base: Builder) {
     use mercato_registry::audit;
-    let w = world(registry).await;
+    let w = world(base).await;
     let db = w.registry.database().clone();
     let clean = audit::verify(&db).await.expect("verify");
     assert!(clean.ok(), "{:?}", clean.problems);
-    // Every change so far is there: publisher, 2 tenants, 6 accounts with a token each.
-    assert_eq!(clean.entries, 1 + 2 + 6 * 2);
+    // Every change so far is there: 2 tenants, a publisher, 6 accounts with
+    // a token each, the publisher's key.
+    assert_eq!(clean.entries, 2 + 1 + 6 * 2 + 1);
     let entries = audit::list(&db, Some("north"), 0, 100).await.expect("list");
     assert!(entries.iter().all(|e| e.tenant.as_deref() == Some("north")));
     assert!(
@@ -1049,13 +1015,12 @@ async fn audit_chain_detects_edits_removals_and_reordering(registry: Registry) {
     );
 }
 
-async fn customers_import_read_erase_and_events_query(registry: Registry) {
+async fn customers_import_read_erase_and_events_query(base: Builder) {
     use mercato_registry::events::EventQuery;
     use mercato_registry::{
-        Commit, CustomerDirectory, CustomerProfile, EventRecord, Scope, SqlCustomers, SqlState,
-        StateStore,
+        Commit, CustomerDirectory, EventRecord, Scope, SqlCustomers, SqlState, StateStore,
     };
-    let w = world(registry).await;
+    let w = world(base).await;
     let csv = "id,name,email,phone,tags\nann,Ann Lee,ann@example.com,13812345678,vip;beta\nbob,Bob Roe,,,\n";
     let profiles = mercato_registry::customers::from_csv(csv).unwrap();
     assert_eq!(profiles[0].tags, ["vip", "beta"]);

@@ -212,8 +212,16 @@ fn grants_of(grants: Vec<Permission>) -> Option<Grants> {
     (!grants.is_empty()).then(|| grants.into_iter().collect())
 }
 
-#[tokio::main]
-async fn main() -> Result<ExitCode> {
+/// Run an async command to completion. Only the commands that need it get
+/// a tokio runtime: the others run components on this thread, where
+/// wasmtime-wasi may start its own.
+fn block_on<T>(work: impl Future<Output = Result<T>>) -> Result<T> {
+    tokio::runtime::Runtime::new()
+        .context("starting the async runtime")?
+        .block_on(work)
+}
+
+fn main() -> Result<ExitCode> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -227,7 +235,7 @@ async fn main() -> Result<ExitCode> {
             store,
             demo,
             components,
-        } => serve::run(listen, &store, demo, &components).await?,
+        } => block_on(serve::run(listen, &store, demo, &components))?,
         Command::New {
             kind,
             dir,
@@ -263,8 +271,8 @@ async fn main() -> Result<ExitCode> {
         }
         Command::Audit {
             command: AuditCommand::Verify { store },
-        } => admin::audit_verify(&store).await?,
-        Command::Admin { command } => admin::run(command).await?,
+        } => block_on(admin::audit_verify(&store))?,
+        Command::Admin { command } => block_on(admin::run(command))?,
         Command::Invoke {
             component,
             function,
@@ -274,16 +282,18 @@ async fn main() -> Result<ExitCode> {
             settings,
             state,
         } => {
-            let outcome = local::invoke(
-                &component,
-                &function,
-                json_arg("ARGS", &args)?,
-                kind,
-                grants_of(grants),
-                json_arg("--settings", &settings)?,
-                &state,
-            )
-            .await?;
+            let outcome = block_on(async {
+                Ok(local::invoke(
+                    &component,
+                    &function,
+                    json_arg("ARGS", &args)?,
+                    kind,
+                    grants_of(grants),
+                    json_arg("--settings", &settings)?,
+                    &state,
+                )
+                .await?)
+            })?;
             for line in &outcome.logs {
                 eprintln!("[{:?}] {}", line.level, line.message);
             }

@@ -12,13 +12,15 @@ use crate::{HOUR, NOW};
 
 /// A marketplace in a temporary SQLite file with livestream-booking
 /// published, approved and enabled for tenant `acme`; the rep's token.
-async fn router() -> (axum::Router, String, tempfile::TempDir) {
+/// The seeded marketplace comes along: it owns the temporary directory.
+async fn router() -> (axum::Router, String, crate::market::Seeded) {
     let dir = tempfile::tempdir().unwrap();
     let db = Database::open_sqlite(&dir.path().join("m.db"))
         .await
         .unwrap();
-    let seeded = crate::market::seeded(db).await;
-    (app(seeded.market.clone()), seeded.rep.1, dir)
+    let mut seeded = crate::market::seeded(db).await;
+    seeded.dir = Some(dir);
+    (app(seeded.market.clone()), seeded.rep.1.clone(), seeded)
 }
 
 async fn send(

@@ -19,6 +19,8 @@ use crate::NOW;
 
 pub struct Seeded {
     pub app: TestApp,
+    /// The directory of a database the test made, kept as long as the app.
+    pub dir: Option<tempfile::TempDir>,
     pub market: Arc<Marketplace>,
     pub developer: (Principal, String),
     pub director: (Principal, String),
@@ -66,6 +68,7 @@ pub async fn seeded(db: Database) -> Seeded {
         director: pair("dora"),
         rep: pair("ray"),
         app,
+        dir: None,
     }
 }
 

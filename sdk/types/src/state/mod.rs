@@ -111,7 +111,6 @@ pub trait StateStore: Send + Sync + 'static {
     fn commit(&self, scope: &Scope, commit: Commit) -> Result<Version, StateError>;
 }
 
-/// The behaviour every [`StateStore`] must show; each backend's tests run it.
 #[cfg(any(test, feature = "testing"))]
 #[allow(clippy::unwrap_used)]
 pub mod contract {
