@@ -11,7 +11,7 @@
 use serde::Serialize;
 use sqlx::{Any, AnyConnection, Row, Transaction};
 
-use crate::accounts::Principal;
+use crate::principal::Principal;
 use crate::{Database, RegistryError, now_ms, sha256_hex};
 
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";

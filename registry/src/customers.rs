@@ -6,8 +6,8 @@
 use sqlx::Row;
 use tokio::runtime::Handle;
 
-use crate::accounts::{Principal, Role};
 use crate::audit::Change;
+use crate::principal::{Principal, Role};
 use crate::{CustomerDirectory, CustomerProfile, Database, RegistryError, StateError, now_ms};
 
 /// The most profiles one import may carry.

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use crate::RegistryError;
-use crate::accounts::{Principal, Role};
+use crate::principal::{Principal, Role};
 
 /// One stored event.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-use crate::accounts::{Principal, Role};
 use crate::audit::Change;
+use crate::principal::{Principal, Role};
 use crate::{RegistryError, now_ms};
 
 /// An approval request and, once decided, its decision.

@@ -22,12 +22,13 @@ pub mod events;
 pub mod inbox;
 pub mod installs;
 pub mod package;
+pub mod principal;
 pub mod publishers;
 pub mod state;
 pub mod tenants;
 pub mod versions;
 
-pub use accounts::{Account, IssuedToken, NewAccount, Principal, Role};
+pub use accounts::{Account, IssuedToken, NewAccount};
 pub use customers::SqlCustomers;
 pub use db::{Database, DbError};
 pub use error::RegistryError;
@@ -38,6 +39,7 @@ pub use installs::{
 pub use mercato_types::{CustomerDirectory, CustomerProfile, MemoryCustomers};
 pub use mercato_types::{Grants, Kind, Limits, Permission, RequestedLimits, permission};
 pub use package::{Manifest, Package, PackageError, key_id, sha256_hex};
+pub use principal::{Principal, Role};
 pub use publishers::{KeyState, NewKey, PublisherKey};
 pub use state::{
     ApprovalRecord, Commit, EventRecord, MemoryState, Scope, SqlState, StateError, StateStore,

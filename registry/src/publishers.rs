@@ -7,8 +7,8 @@
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyConnection, Row};
 
-use crate::accounts::{Principal, Role};
 use crate::audit::Change;
+use crate::principal::{Principal, Role};
 use crate::tenants::valid_slug;
 use crate::{RegistryError, key_id, now_ms};
 

@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyConnection, Row};
 
-use crate::accounts::{Principal, Role};
 use crate::audit::Change;
+use crate::principal::{Principal, Role};
 use crate::{RegistryError, now_ms};
 
 /// A tenant.

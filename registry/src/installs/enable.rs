@@ -3,11 +3,11 @@
 
 use semver::Version;
 
-use super::{
+use super::record::{
     INSTALL_COLUMNS, Install, InstallUpdate, MANAGE, NewInstall, install_from_row, settings_object,
 };
-use crate::accounts::{Principal, Role};
 use crate::audit::Change;
+use crate::principal::{Principal, Role};
 use crate::tenants::valid_slug;
 use crate::versions::PackageVersion;
 use crate::{RegistryError, now_ms};

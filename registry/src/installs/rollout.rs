@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use semver::VersionReq;
 use serde::Serialize;
 
-use super::{INSTALL_COLUMNS, Install, install_from_row};
+use super::record::{INSTALL_COLUMNS, Install, install_from_row};
 use crate::RegistryError;
 use crate::audit::Change;
 use crate::versions::PackageVersion;

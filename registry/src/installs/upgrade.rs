@@ -5,9 +5,9 @@
 use semver::Version;
 use sqlx::AnyConnection;
 
-use super::{Install, MANAGE, NewInstall, UpgradeOutcome, UpgradeRequest};
-use crate::accounts::{Principal, Role};
+use super::record::{Install, MANAGE, NewInstall, UpgradeOutcome, UpgradeRequest};
 use crate::audit::Change;
+use crate::principal::{Principal, Role};
 use crate::versions::{PackageVersion, VersionState};
 use crate::{Permission, RegistryError, now_ms};
 

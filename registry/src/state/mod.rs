@@ -4,7 +4,7 @@
 
 mod sql;
 
-pub use mercato_types::state::{
+pub use mercato_types::{
     ApprovalRecord, Commit, EventRecord, MemoryState, Scope, StateError, StateStore, Version,
 };
 pub use sql::SqlState;

@@ -16,9 +16,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use sqlx::Row;
 use tokio::runtime::Handle;
 
-use super::{Commit, Scope, StateError, StateStore, Version};
 use crate::Database;
 use crate::db::Engine;
+use mercato_types::state::{Commit, Scope, StateError, StateStore, Version};
 
 /// A scope's entries as committed, and the lock its commits take so the
 /// mirror is updated in commit order.

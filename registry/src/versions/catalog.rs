@@ -3,7 +3,7 @@
 use semver::Version;
 use serde::Serialize;
 
-use super::{VERSION_COLUMNS, version_from_row};
+use super::record::{VERSION_COLUMNS, version_from_row};
 use crate::{Permission, RegistryError};
 
 impl crate::Registry {

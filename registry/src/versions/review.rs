@@ -4,10 +4,10 @@
 use semver::Version;
 use serde::{Deserialize, Serialize};
 
-use super::{PackageVersion, VersionState};
-use crate::accounts::{Principal, Role};
+use super::record::{PackageVersion, VersionState};
 use crate::audit::Change;
 use crate::installs::{Rollout, RolloutChecks};
+use crate::principal::{Principal, Role};
 use crate::{RegistryError, now_ms};
 
 /// A reviewer's decision.

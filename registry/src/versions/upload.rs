@@ -6,9 +6,9 @@
 use semver::Version;
 use sqlx::{AnyConnection, Row};
 
-use super::{PackageVersion, VERSION_COLUMNS, VersionState};
-use crate::accounts::{Principal, Role};
+use super::record::{PackageVersion, VERSION_COLUMNS, VersionState};
 use crate::audit::Change;
+use crate::principal::{Principal, Role};
 use crate::publishers::{KeyState, PublisherKey};
 use crate::{Manifest, Package, RegistryError, now_ms};
 

@@ -8,6 +8,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
+use crate::mask;
 use crate::state::StateError;
 
 /// A customer profile.
@@ -76,55 +77,5 @@ impl CustomerDirectory for MemoryCustomers {
             .unwrap_or_else(|p| p.into_inner())
             .get(&(tenant.to_owned(), id.to_owned()))
             .cloned())
-    }
-}
-
-/// How contact details look to a component without `customers.contact`:
-/// enough to recognise a record, not enough to reach the person.
-pub mod mask {
-    /// `13812345678` → `138****5678`: keep the first 3 and last 4 digits of a
-    /// long number, the last 2 of a short one.
-    pub fn phone(phone: &str) -> String {
-        let chars: Vec<char> = phone.chars().collect();
-        let (head, tail) = if chars.len() >= 11 {
-            (3, 4)
-        } else {
-            (0, 2.min(chars.len()))
-        };
-        let hidden = chars.len().saturating_sub(head + tail).clamp(1, 4);
-        let mut out: String = chars[..head.min(chars.len())].iter().collect();
-        out.push_str(&"*".repeat(hidden));
-        out.extend(&chars[chars.len() - tail..]);
-        out
-    }
-
-    /// `alice@example.com` → `a***@example.com`.
-    pub fn email(email: &str) -> String {
-        match email.split_once('@') {
-            Some((user, domain)) => {
-                let first: String = user.chars().take(1).collect();
-                format!("{first}***@{domain}")
-            }
-            None => "***".to_owned(),
-        }
-    }
-
-    /// Addresses are hidden whole: any part of one narrows a person down.
-    pub fn address(_address: &str) -> String {
-        "***".to_owned()
-    }
-
-    #[cfg(test)]
-    mod tests {
-        #[test]
-        fn contact_details_are_masked() {
-            assert_eq!(super::phone("13812345678"), "138****5678");
-            assert_eq!(super::phone("+8613812345678"), "+86****5678");
-            assert_eq!(super::phone("5551234"), "****34");
-            assert_eq!(super::phone(""), "*");
-            assert_eq!(super::email("alice@example.com"), "a***@example.com");
-            assert_eq!(super::email("nonsense"), "***");
-            assert_eq!(super::address("1 Main St, Springfield"), "***");
-        }
     }
 }

@@ -13,15 +13,16 @@ pub mod compile;
 pub mod customer;
 pub mod kind;
 pub mod limits;
+pub mod mask;
+pub mod memory;
 pub mod permission;
 pub mod state;
 pub mod wit;
 
-pub use customer::{CustomerDirectory, CustomerProfile, MemoryCustomers, mask};
+pub use customer::{CustomerDirectory, CustomerProfile, MemoryCustomers};
 pub use kind::{Kind, UnknownKind};
 pub use limits::{Limit, Limits, RequestedLimits};
+pub use memory::MemoryState;
 pub use permission::{Grants, Permission, UnknownPermission};
-pub use state::{
-    ApprovalRecord, Commit, EventRecord, MemoryState, Scope, StateError, StateStore, Version,
-};
+pub use state::{ApprovalRecord, Commit, EventRecord, Scope, StateError, StateStore, Version};
 pub use wit::{SUPPORTED_WIT, WIT_PACKAGE};

@@ -8,6 +8,7 @@
 mod concurrency;
 mod http;
 mod market;
+mod rollout;
 
 /// 2026-03-01T09:00:00Z.
 pub const NOW: u64 = 1_772_355_600_000;

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
-use super::{ApprovalRecord, Commit, EventRecord, Scope, StateError, StateStore, Version};
+use crate::state::{ApprovalRecord, Commit, EventRecord, Scope, StateError, StateStore, Version};
 
 #[derive(Debug, Default)]
 struct ScopeData {
@@ -107,6 +107,6 @@ impl StateStore for MemoryState {
 mod tests {
     #[test]
     fn memory_state_keeps_the_contract() {
-        super::super::contract::check(&super::MemoryState::new());
+        crate::state::contract::check(&super::MemoryState::new());
     }
 }

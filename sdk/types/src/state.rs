@@ -6,11 +6,7 @@
 //! and commits only if it is unchanged; otherwise the caller re-runs it. This
 //! works the same for one process and for several hosts sharing PostgreSQL.
 
-mod memory;
-
 use std::collections::BTreeMap;
-
-pub use memory::MemoryState;
 
 /// Whose data: one tenant's data of one component.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
