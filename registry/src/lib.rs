@@ -3,15 +3,17 @@
 //! Owns the database (SQLite by default, PostgreSQL for several hosts), its
 //! migrations, and everything stored: accounts and tokens, publishers and
 //! keys, signed packages and their review, tenants and installs, the
-//! hash-chained audit log, the approvals inbox, and the per-(tenant,
-//! component) state, events and approval requests the runtime writes.
-//! Role and tenant checks live here, beside the data they guard, so every
+//! hash-chained audit log, the approvals inbox, customer profiles and
+//! events, and the per-(tenant, component) state the runtime writes (the
+//! `StateStore` contract of `mercato-types`, implemented on SQL). Role and
+//! tenant checks live in [`principal`], beside the data they guard, so every
 //! front end (HTTP, CLI) asks the same questions.
 //!
 //! Must not know about wasmtime, WIT or HTTP: whether a component really
 //! implements its world or what its settings mean is the host's question,
-//! asked between [`Registry::check_upload`] and [`Registry::submit`], and
-//! before an install or upgrade.
+//! asked between [`Registry::check_upload`] and [`Registry::submit`], before
+//! an install or upgrade, and before an approval rolls a version out
+//! ([`Registry::rollout_candidates`], [`Registry::review_checked`]).
 
 pub mod accounts;
 pub mod audit;

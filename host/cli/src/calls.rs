@@ -21,9 +21,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use mercato_registry::{Package, RequestedLimits};
-use mercato_runtime::{
-    CallContext, Grants, InvokeError, Kind, Limit, Limits, LoadedComponent, Runtime, Scope,
-};
+use mercato_runtime::{CallContext, Grants, InvokeError, Kind, Limit, Limits, Runtime, Scope};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -308,23 +306,6 @@ pub fn resolve(
     ))
 }
 
-/// The settings a component declares as its default (`{}` if none).
-fn default_settings(runtime: &Runtime, component: &LoadedComponent) -> Result<Value, CliError> {
-    let call = Arc::new(CallContext {
-        scope: Scope::new("local", "describe"),
-        grants: Grants::none(),
-        settings: "{}".into(),
-        track_events: false,
-    });
-    let described = runtime
-        .invoke_json(component, &call, &Limits::default(), "describe", &json!({}))?
-        .json();
-    Ok(described["default-settings"]
-        .as_str()
-        .and_then(|t| serde_json::from_str(t).ok())
-        .unwrap_or_else(|| json!({})))
-}
-
 /// Run `calls` in order against `code` on `runtime` (whose store keeps the
 /// state between calls). Settings are validated by the component first, as
 /// the host would before enabling it.
@@ -342,26 +323,13 @@ pub fn run(
         })?;
     let settings = match &setup.settings {
         Some(s) => s.clone(),
-        None => default_settings(runtime, &component)?,
+        None => runtime.default_settings(&component)?,
     };
     let scope = Scope::new("local", "component");
-    let validation = runtime
-        .invoke_json(
-            &component,
-            &Arc::new(CallContext {
-                scope: scope.clone(),
-                grants: Grants::none(),
-                settings: settings.to_string().into(),
-                track_events: false,
-            }),
-            &Limits::default(),
-            "validate-settings",
-            &json!({ "settings": settings.to_string() }),
-        )?
-        .json();
-    if let Some(err) = validation.get("err") {
+    if let Err(fields) = runtime.validate_settings(&component, scope.clone(), &settings)? {
         return Err(CliError::Invalid(format!(
-            "the component refused the settings {settings}: {err}"
+            "the component refused the settings {settings}: {}",
+            Value::Array(fields)
         )));
     }
     let call = Arc::new(CallContext {

@@ -2,10 +2,8 @@
 //! and what the component says about itself through `describe`. `pack`,
 //! the demo seeding and the tests all build manifests here.
 
-use std::sync::Arc;
-
 use mercato_registry::{Manifest, RequestedLimits};
-use mercato_runtime::{CallContext, Grants, Kind, Limits, Runtime, Scope};
+use mercato_runtime::{Kind, Runtime};
 use mercato_types::WIT_PACKAGE;
 use serde_json::{Value, json};
 
@@ -23,20 +21,7 @@ pub fn describe_with(runtime: &Runtime, kind: Kind, code: &[u8]) -> Result<Value
     let component = runtime
         .load(kind, code)
         .map_err(|source| CliError::Load { kind, source })?;
-    let call = Arc::new(CallContext {
-        scope: Scope::new("pack", "pack"),
-        grants: Grants::none(),
-        settings: "{}".into(),
-        track_events: false,
-    });
-    let outcome = runtime.invoke_json(
-        &component,
-        &call,
-        &Limits::default(),
-        "describe",
-        &json!({}),
-    )?;
-    Ok(outcome.json())
+    Ok(runtime.describe(&component)?)
 }
 
 /// The kind a crate's `[package.metadata.mercato]` names.

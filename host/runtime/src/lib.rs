@@ -31,6 +31,7 @@
 
 pub mod bindings;
 pub mod cache;
+mod common;
 pub mod component;
 pub mod engine;
 mod error;

@@ -273,15 +273,37 @@ fn every_other_kind_scaffolds_a_crate_whose_test_and_calls_pass() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     for kind in ["sample-requests", "trial-feedback", "experiments"] {
         let krate = dir.path().join(format!("my-{kind}"));
-        ok(mercato(&["new", kind, krate.to_str().expect("utf-8"), "--publisher", "acme"]));
+        ok(mercato(&[
+            "new",
+            kind,
+            krate.to_str().expect("utf-8"),
+            "--publisher",
+            "acme",
+        ]));
         std::fs::copy(root().join("Cargo.lock"), krate.join("Cargo.lock")).expect("lock file");
         let tested = in_crate(&krate, &cargo, &["test"]);
-        assert!(tested.status.success(), "{kind}: cargo test failed:\n{}", text(&tested));
-        assert!(text(&tested).contains("2 passed"), "{kind}: {}", text(&tested));
+        assert!(
+            tested.status.success(),
+            "{kind}: cargo test failed:\n{}",
+            text(&tested)
+        );
+        assert!(
+            text(&tested).contains("2 passed"),
+            "{kind}: {}",
+            text(&tested)
+        );
         let run = mercato_in(&krate, &["run", ".", "--calls", "calls.json"]);
-        assert!(run.status.success(), "{kind}: mercato run failed:\n{}", text(&run));
+        assert!(
+            run.status.success(),
+            "{kind}: mercato run failed:\n{}",
+            text(&run)
+        );
         assert!(text(&run).contains("3 calls: "), "{kind}: {}", text(&run));
-        assert!(text(&run).contains("0 failed, 0 limit hits"), "{kind}: {}", text(&run));
+        assert!(
+            text(&run).contains("0 failed, 0 limit hits"),
+            "{kind}: {}",
+            text(&run)
+        );
     }
 }
 
@@ -289,7 +311,11 @@ fn every_other_kind_scaffolds_a_crate_whose_test_and_calls_pass() {
 fn pack_names_the_missing_wasm_target_and_how_to_install_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let krate = dir.path().join("no-target");
-    ok(mercato(&["new", "livestream-booking", krate.to_str().expect("utf-8")]));
+    ok(mercato(&[
+        "new",
+        "livestream-booking",
+        krate.to_str().expect("utf-8"),
+    ]));
     // A rustc whose wasm32-wasip2 standard library is missing, as on a
     // machine where the target was never added.
     let rustc = dir.path().join("rustc");

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use mercato_registry::{
     Install, InstallUpdate, NewInstall, Principal, Role, UpgradeOutcome, UpgradeRequest,
 };
-use mercato_runtime::{CallContext, Grants, Limits, LoadedComponent, Scope};
+use mercato_runtime::{LoadedComponent, Scope};
 use semver::Version;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{MarketError, Marketplace, blocking_failed};
 
@@ -28,38 +28,20 @@ impl Marketplace {
             .await
     }
 
-    /// What `component` says a new install's settings are (`{}` when it
-    /// declares none).
+    /// What `component` says a new install's settings are.
     async fn default_settings(
         &self,
         component: Arc<LoadedComponent>,
     ) -> Result<Value, MarketError> {
-        let call = Arc::new(CallContext {
-            scope: Scope::new("", ""),
-            grants: Grants::none(),
-            settings: "{}".into(),
-            track_events: false,
-        });
         let runtime = self.runtime.clone();
-        let outcome = tokio::task::spawn_blocking(move || {
-            runtime.invoke_json(
-                &component,
-                &call,
-                &Limits::default(),
-                "describe",
-                &json!({}),
-            )
-        })
-        .await
-        .map_err(blocking_failed)??;
-        let declared = outcome.json()["default-settings"]
-            .as_str()
-            .and_then(|text| serde_json::from_str::<Value>(text).ok())
-            .filter(Value::is_object);
-        Ok(declared.unwrap_or_else(|| json!({})))
+        Ok(
+            tokio::task::spawn_blocking(move || runtime.default_settings(&component))
+                .await
+                .map_err(blocking_failed)??,
+        )
     }
 
-    /// Have `component` validate `settings` for `tenant`.
+    /// Have `component` validate `settings` for `tenant`'s install `id`.
     pub(super) async fn validate_settings(
         &self,
         component: Arc<LoadedComponent>,
@@ -67,32 +49,13 @@ impl Marketplace {
         id: &str,
         settings: &Value,
     ) -> Result<(), MarketError> {
-        let call = Arc::new(CallContext {
-            scope: Scope::new(tenant, id),
-            grants: Grants::none(),
-            settings: settings.to_string().into(),
-            track_events: false,
-        });
-        let args = json!({ "settings": settings.to_string() });
         let runtime = self.runtime.clone();
-        let outcome = tokio::task::spawn_blocking(move || {
-            runtime.invoke_json(
-                &component,
-                &call,
-                &Limits::default(),
-                "validate-settings",
-                &args,
-            )
-        })
-        .await
-        .map_err(blocking_failed)??;
-        match outcome.json().get("err") {
-            Some(Value::Array(fields)) => Err(MarketError::Settings(fields.clone())),
-            Some(other) => Err(MarketError::Settings(vec![
-                json!({"field": "settings", "message": other.to_string()}),
-            ])),
-            None => Ok(()),
-        }
+        let scope = Scope::new(tenant, id);
+        let settings = settings.clone();
+        tokio::task::spawn_blocking(move || runtime.validate_settings(&component, scope, &settings))
+            .await
+            .map_err(blocking_failed)??
+            .map_err(MarketError::Settings)
     }
 
     /// Enable a package for a tenant, its settings validated by the component.
