@@ -26,6 +26,7 @@ pub mod installs;
 pub mod package;
 pub mod principal;
 pub mod publishers;
+pub mod sessions;
 pub mod state;
 pub mod tenants;
 pub mod versions;

@@ -25,7 +25,8 @@ pub enum KeyState {
 }
 
 impl KeyState {
-    fn as_str(self) -> &'static str {
+    /// The state's name (`active`, `retired`, `revoked`).
+    pub fn as_str(self) -> &'static str {
         match self {
             KeyState::Active => "active",
             KeyState::Retired => "retired",

@@ -79,6 +79,11 @@
 //! approved; calling one you were not granted ends the invocation with an
 //! error naming the permission. `log`, `clock` and `settings` are always
 //! granted.
+//!
+//! Start a crate with `mercato new <kind> <dir>`: it depends on this crate
+//! (by path, git or version — see the crate's README), declares
+//! `crate-type = ["cdylib", "rlib"]` and `[package.metadata.mercato]`, and
+//! comes with a native test and a calls file for `mercato run`.
 
 #![warn(missing_docs)]
 

@@ -53,6 +53,17 @@ pub enum AdminCommand {
         #[command(flatten)]
         store: Store,
     },
+    /// Print a one-time console sign-in link for an account (valid 15
+    /// minutes, used once).
+    SignInLink {
+        /// The account.
+        account: String,
+        /// The console's address as the person will open it.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        base_url: String,
+        #[command(flatten)]
+        store: Store,
+    },
     /// Revoke a token by id.
     RevokeToken {
         /// `tok_…`
@@ -119,6 +130,22 @@ pub async fn run(command: AdminCommand) -> Result<()> {
                 .await?;
             eprintln!("token {} for {}, shown only now:", token.id, token.account);
             println!("{}", token.token);
+        }
+        AdminCommand::SignInLink {
+            account,
+            base_url,
+            store,
+        } => {
+            let code = store
+                .registry()
+                .await?
+                .issue_sign_in_link(&console, &account)
+                .await?;
+            eprintln!("a one-time sign-in link for {account}, valid 15 minutes:");
+            println!(
+                "{}/sign-in/link?code={code}",
+                base_url.trim_end_matches('/')
+            );
         }
         AdminCommand::RevokeToken { id, store } => {
             store.registry().await?.revoke_token(&console, &id).await?;

@@ -22,14 +22,21 @@ pub fn expected(kind: Kind) -> impl Iterator<Item = (&'static str, &'static str,
 
 /// A component function's signature in the notation of [`expected`].
 pub fn render_func(func: &ComponentFunc) -> String {
-    let params: Vec<String> = func
-        .params()
-        .map(|(n, t)| format!("{n}: {}", render(&t)))
+    let params: Vec<(String, Type)> = func.params().map(|(n, t)| (n.to_owned(), t)).collect();
+    render_signature(&params, func.results().next().as_ref())
+}
+
+/// A signature from its parameters and result, in the same notation
+/// (`func(session-id: string) -> result<…>`).
+pub fn render_signature(params: &[(String, Type)], result: Option<&Type>) -> String {
+    let params: Vec<String> = params
+        .iter()
+        .map(|(n, t)| format!("{n}: {}", render(t)))
         .collect();
     let mut signature = format!("func({})", params.join(", "));
-    if let Some(result) = func.results().next() {
+    if let Some(result) = result {
         signature.push_str(" -> ");
-        signature.push_str(&render(&result));
+        signature.push_str(&render(result));
     }
     signature
 }

@@ -24,7 +24,8 @@ pub enum VersionState {
 }
 
 impl VersionState {
-    pub(crate) fn as_str(self) -> &'static str {
+    /// The state's name (`submitted`, `approved`, `rejected`, `yanked`).
+    pub fn as_str(self) -> &'static str {
         match self {
             VersionState::Submitted => "submitted",
             VersionState::Approved => "approved",

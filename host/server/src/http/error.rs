@@ -41,6 +41,16 @@ impl ApiError {
         self.status
     }
 
+    /// The stable code.
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+
+    /// The message for people.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
     /// A component's own `error` result (`{"not-found": "..."}` and so on).
     pub fn from_component(err: &Value) -> Self {
         let (code, payload) = match err {

@@ -163,6 +163,7 @@ pub fn app(market: Arc<Marketplace>) -> Router {
     let (router, doc) = documented();
     let doc = Arc::new(doc);
     router
+        .merge(crate::console::routes())
         .route(
             "/v1/openapi.json",
             axum::routing::get(move || {

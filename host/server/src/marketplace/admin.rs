@@ -117,3 +117,36 @@ impl Marketplace {
             .await
     }
 }
+
+/// Console sessions.
+impl Marketplace {
+    /// Sign in with a bearer token: the new session's cookie value and the
+    /// session.
+    pub async fn sign_in(
+        &self,
+        token: &str,
+    ) -> Result<(String, mercato_registry::sessions::Session), MarketError> {
+        Ok(self.registry.open_session(token.trim()).await?)
+    }
+
+    /// Sign in with a one-time link's code.
+    pub async fn sign_in_with_link(
+        &self,
+        code: &str,
+    ) -> Result<(String, mercato_registry::sessions::Session), MarketError> {
+        Ok(self.registry.redeem_sign_in_link(code.trim()).await?)
+    }
+
+    /// The live session behind a cookie value.
+    pub async fn session(
+        &self,
+        cookie: &str,
+    ) -> Result<mercato_registry::sessions::Session, MarketError> {
+        Ok(self.registry.session(cookie).await?)
+    }
+
+    /// End the session behind a cookie value.
+    pub async fn sign_out(&self, cookie: &str) -> Result<(), MarketError> {
+        Ok(self.registry.close_session(cookie).await?)
+    }
+}

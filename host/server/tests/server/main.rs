@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod concurrency;
+mod console;
 mod http;
 mod market;
 mod rollout;

@@ -1,0 +1,45 @@
+//! The web console at `/`: pages rendered on the server from askama
+//! templates, for every role, on the API's origin. Sign-in by token (or a
+//! one-time link) into an `HttpOnly`, `SameSite=Strict` session cookie;
+//! every form carries the session's CSRF token; every page asks the
+//! registry the same role and tenant questions the API does, through the
+//! same marketplace. Words come from one catalog per language
+//! ([`i18n`]), Simplified Chinese first.
+//!
+//! Must not decide anything itself: who may do what is the registry's, what
+//! happens is the marketplace's; pages only gather, show and post.
+
+mod assets;
+mod i18n;
+mod page;
+mod review;
+mod session;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+pub use i18n::{Catalog, Lang};
+pub use page::{Chrome, ConsoleError, Viewer};
+
+use crate::marketplace::Marketplace;
+
+/// The console's routes.
+pub fn routes() -> Router<Arc<Marketplace>> {
+    Router::new()
+        .route("/", get(page::home))
+        .route(
+            "/sign-in",
+            get(session::sign_in_page).post(session::sign_in),
+        )
+        .route("/sign-in/link", get(session::sign_in_link))
+        .route("/sign-out", post(session::sign_out))
+        .route("/language/{tag}", get(session::language))
+        .route("/assets/console.css", get(assets::css))
+        .route("/review", get(review::queue))
+        .route(
+            "/review/{publisher}/{name}/{version}",
+            get(review::page).post(review::decide),
+        )
+}

@@ -1,0 +1,332 @@
+//! What every page shares: who is looking and in which language
+//! ([`Viewer`]), the frame around a page ([`Chrome`]), errors as pages
+//! ([`ConsoleError`]), and the home page.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use mercato_registry::sessions::Session;
+use mercato_registry::{Principal, Role, VersionState};
+
+use super::i18n::{Catalog, Lang};
+use crate::http::ApiError;
+use crate::marketplace::{MarketError, Marketplace};
+
+/// The session cookie.
+pub const SESSION_COOKIE: &str = "mercato_session";
+/// The remembered language.
+pub const LANG_COOKIE: &str = "mercato_lang";
+
+/// The value of cookie `name` in the request's `Cookie` headers.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// Who is looking at the console, in which language, and whether the
+/// request came over TLS (so cookies are `Secure`).
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    /// The page's language.
+    pub lang: Lang,
+    /// The signed-in session, if any.
+    pub session: Option<Session>,
+    /// The session cookie's value, to sign out.
+    pub cookie: Option<String>,
+    /// Whether the browser reached us over https.
+    pub secure: bool,
+    /// The path asked for, to come back to after signing in.
+    pub path: String,
+}
+
+impl FromRequestParts<Arc<Marketplace>> for Viewer {
+    type Rejection = ConsoleError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        market: &Arc<Marketplace>,
+    ) -> Result<Self, Self::Rejection> {
+        let lang = cookie(&parts.headers, LANG_COOKIE)
+            .and_then(Lang::from_tag)
+            .or_else(|| {
+                parts
+                    .headers
+                    .get(header::ACCEPT_LANGUAGE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(Lang::negotiate)
+            })
+            .unwrap_or_default();
+        let secure = parts.uri.scheme_str() == Some("https")
+            || parts
+                .headers
+                .get("x-forwarded-proto")
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+        let cookie_value = cookie(&parts.headers, SESSION_COOKIE).map(str::to_owned);
+        let session = match &cookie_value {
+            Some(value) => market.session(value).await.ok(),
+            None => None,
+        };
+        Ok(Viewer {
+            lang,
+            session,
+            cookie: cookie_value,
+            secure,
+            path: parts
+                .uri
+                .path_and_query()
+                .map_or("/".to_owned(), |p| p.as_str().to_owned()),
+        })
+    }
+}
+
+impl Viewer {
+    /// The signed-in session, or a trip to the sign-in page.
+    pub fn require(&self) -> Result<&Session, ConsoleError> {
+        self.session
+            .as_ref()
+            .ok_or_else(|| ConsoleError::SignIn(self.path.clone()))
+    }
+
+    /// The signed-in principal.
+    pub fn principal(&self) -> Result<&Principal, ConsoleError> {
+        Ok(&self.require()?.principal)
+    }
+
+    /// Refuse a form whose CSRF token is not the session's.
+    pub fn check_csrf(&self, sent: &str) -> Result<&Session, ConsoleError> {
+        let session = self.require()?;
+        if constant_time_eq(session.csrf.as_bytes(), sent.as_bytes()) {
+            Ok(session)
+        } else {
+            Err(ConsoleError::Csrf(self.lang))
+        }
+    }
+
+    /// The frame of a page.
+    pub fn chrome(&self) -> Chrome {
+        let who = self.session.as_ref().map(|s| s.principal.clone());
+        let mut nav = vec![("/", "nav.home")];
+        if who.as_ref().is_some_and(|p| p.role == Role::Reviewer) {
+            nav.push(("/review", "nav.review"));
+        }
+        Chrome {
+            lang: self.lang,
+            catalog: self.lang.catalog(),
+            csrf: self
+                .session
+                .as_ref()
+                .map(|s| s.csrf.clone())
+                .unwrap_or_default(),
+            who,
+            nav,
+        }
+    }
+}
+
+/// Compare secrets without leaking where they differ through timing.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The frame around every page: language, words, who is signed in, the
+/// CSRF token for its forms, the navigation.
+#[derive(Debug, Clone)]
+pub struct Chrome {
+    /// The page's language.
+    pub lang: Lang,
+    catalog: &'static Catalog,
+    /// The session's CSRF token ("" when signed out).
+    pub csrf: String,
+    /// Who is signed in.
+    pub who: Option<Principal>,
+    /// (path, catalog key) of each navigation entry.
+    pub nav: Vec<(&'static str, &'static str)>,
+}
+
+impl Chrome {
+    /// The words for `key` in the page's language.
+    pub fn t<'a>(&'a self, key: &'a str) -> &'a str {
+        self.catalog.get(key)
+    }
+
+    /// The words for a key made at run time (`permission.store`).
+    pub fn tr(&self, prefix: &str, name: &str) -> String {
+        self.catalog.get(&format!("{prefix}.{name}")).to_owned()
+    }
+
+    /// The signed-in account's name and role, in words.
+    pub fn who_label(&self) -> String {
+        self.who.as_ref().map_or_else(String::new, |p| {
+            format!("{} · {}", p.name, self.tr("role", p.role.as_str()))
+        })
+    }
+
+    /// The page's language tag.
+    pub fn lang_tag(&self) -> &'static str {
+        self.lang.tag()
+    }
+}
+
+/// Render a template as a page with the console's security headers.
+pub fn render(status: StatusCode, page: &impl Template) -> Response {
+    match page.render() {
+        Ok(html) => (status, secured(), Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "a console template failed to render");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the page could not be rendered",
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Headers every console page carries: no scripts or frames from anywhere,
+/// forms only to this origin, no sniffing, no caching of private pages.
+fn secured() -> [(header::HeaderName, HeaderValue); 4] {
+    [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'",
+            ),
+        ),
+        (
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
+        (
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ),
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+    ]
+}
+
+/// A failure shown as a page.
+#[derive(Debug)]
+pub enum ConsoleError {
+    /// Not signed in: go to the sign-in page, then back to this path.
+    SignIn(String),
+    /// A form without this session's CSRF token.
+    Csrf(Lang),
+    /// Anything else, with its status and message.
+    Page {
+        /// The status.
+        status: StatusCode,
+        /// What went wrong, for people.
+        message: String,
+        /// The page's language.
+        lang: Lang,
+    },
+}
+
+impl ConsoleError {
+    /// A failure of the marketplace, worded as the API words it.
+    pub fn market(lang: Lang, e: MarketError) -> Self {
+        let api = ApiError::from(e);
+        let message = match api.code() {
+            "forbidden" => lang.catalog().get("error.forbidden").to_owned(),
+            _ => api.message().to_owned(),
+        };
+        ConsoleError::Page {
+            status: api.status(),
+            message,
+            lang,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    chrome: Chrome,
+    message: String,
+}
+
+impl IntoResponse for ConsoleError {
+    fn into_response(self) -> Response {
+        let (status, message, lang) = match self {
+            ConsoleError::SignIn(next) => {
+                let to = format!("/sign-in?next={}", urlencode(&next));
+                return Redirect::to(&to).into_response();
+            }
+            ConsoleError::Csrf(lang) => (
+                StatusCode::FORBIDDEN,
+                lang.catalog().get("error.csrf").to_owned(),
+                lang,
+            ),
+            ConsoleError::Page {
+                status,
+                message,
+                lang,
+            } => (status, message, lang),
+        };
+        let chrome = Viewer {
+            lang,
+            session: None,
+            cookie: None,
+            secure: false,
+            path: "/".into(),
+        }
+        .chrome();
+        render(status, &ErrorPage { chrome, message })
+    }
+}
+
+/// Percent-encode a path for a query parameter.
+pub fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct Home {
+    chrome: Chrome,
+    pending_reviews: Option<usize>,
+}
+
+/// `GET /`: who is signed in, and what waits for them.
+pub async fn home(
+    State(market): State<Arc<Marketplace>>,
+    viewer: Viewer,
+) -> Result<Response, ConsoleError> {
+    let me = viewer.principal()?;
+    let pending_reviews = if me.role == Role::Reviewer {
+        Some(
+            market
+                .registry()
+                .versions(me, Some(VersionState::Submitted), None)
+                .await
+                .map_err(|e| ConsoleError::market(viewer.lang, e.into()))?
+                .len(),
+        )
+    } else {
+        None
+    };
+    Ok(render(
+        StatusCode::OK,
+        &Home {
+            chrome: viewer.chrome(),
+            pending_reviews,
+        },
+    ))
+}

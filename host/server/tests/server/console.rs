@@ -1,0 +1,477 @@
+//! The console through the router: sign-in and its cookie, sessions that
+//! end on sign-out and on token revocation, one-time links, CSRF on every
+//! form, the language switch, and the reviewer's queue and review page
+//! deciding a version — with the same role checks as the API.
+
+use axum::body::Body;
+use axum::http::{Request, Response};
+use http_body_util::BodyExt;
+use mercato_registry::{Principal, VersionState};
+use mercato_runtime::Kind;
+use mercato_testapp::{TestApp, manifest};
+use tower::ServiceExt;
+
+use crate::NOW;
+
+struct Page {
+    status: u16,
+    headers: axum::http::HeaderMap,
+    body: String,
+}
+
+async fn page(response: Response<axum::body::Body>) -> Page {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    Page {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+impl Page {
+    fn location(&self) -> &str {
+        self.headers
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+
+    fn set_cookies(&self) -> Vec<String> {
+        self.headers
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// The value of cookie `name` set by this reply.
+    fn cookie(&self, name: &str) -> Option<String> {
+        self.set_cookies().iter().find_map(|c| {
+            c.split(';')
+                .next()
+                .and_then(|kv| kv.split_once('='))
+                .filter(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_owned())
+        })
+    }
+
+    /// The value of hidden input `name`.
+    fn hidden(&self, name: &str) -> String {
+        let marker = format!("name=\"{name}\" value=\"");
+        let start = self
+            .body
+            .find(&marker)
+            .unwrap_or_else(|| panic!("no {name} in {}", self.body));
+        let rest = &self.body[start + marker.len()..];
+        rest[..rest.find('"').unwrap()].to_owned()
+    }
+}
+
+struct Browser {
+    app: axum::Router,
+    cookies: Vec<(String, String)>,
+    headers: Vec<(&'static str, String)>,
+}
+
+impl Browser {
+    fn new(app: &TestApp) -> Self {
+        Browser {
+            app: app.router(),
+            cookies: Vec::new(),
+            headers: Vec::new(),
+        }
+    }
+
+    async fn send(&mut self, method: &str, uri: &str, form: Option<&[(&str, &str)]>) -> Page {
+        let mut request = Request::builder().method(method).uri(uri);
+        if !self.cookies.is_empty() {
+            let jar: Vec<String> = self
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            request = request.header("cookie", jar.join("; "));
+        }
+        for (k, v) in &self.headers {
+            request = request.header(*k, v);
+        }
+        let body = match form {
+            Some(fields) => {
+                request = request.header("content-type", "application/x-www-form-urlencoded");
+                Body::from(
+                    fields
+                        .iter()
+                        .map(|(k, v)| format!("{k}={}", form_encode(v)))
+                        .collect::<Vec<_>>()
+                        .join("&"),
+                )
+            }
+            None => Body::empty(),
+        };
+        let reply = page(
+            self.app
+                .clone()
+                .oneshot(request.body(body).unwrap())
+                .await
+                .unwrap(),
+        )
+        .await;
+        for set in reply.set_cookies() {
+            let pair = set.split(';').next().unwrap();
+            let (k, v) = pair.split_once('=').unwrap();
+            self.cookies.retain(|(name, _)| name != k);
+            if !v.is_empty() {
+                self.cookies.push((k.to_owned(), v.to_owned()));
+            }
+        }
+        reply
+    }
+
+    async fn get(&mut self, uri: &str) -> Page {
+        self.send("GET", uri, None).await
+    }
+
+    async fn post(&mut self, uri: &str, form: &[(&str, &str)]) -> Page {
+        self.send("POST", uri, Some(form)).await
+    }
+
+    async fn sign_in(&mut self, token: &str) -> Page {
+        let form = self.get("/sign-in").await;
+        let presign = form.hidden("presign");
+        self.post(
+            "/sign-in",
+            &[("token", token), ("presign", &presign), ("next", "/")],
+        )
+        .await
+    }
+
+    /// The CSRF token of the page's forms.
+    async fn csrf(&mut self) -> String {
+        self.get("/").await.hidden("csrf")
+    }
+}
+
+fn form_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            b' ' => "+".to_owned(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+const PACKAGE: &str = "acme/booking";
+
+/// Publisher acme with 1.0.0 approved and 1.1.0 (asking `customers` too)
+/// submitted; a reviewer, a director, a developer.
+async fn app() -> TestApp {
+    let app = TestApp::builder()
+        .clock(NOW)
+        .tenant("north")
+        .publisher("acme")
+        .developer("dev", "acme")
+        .reviewer("legal")
+        .director("dora", "north")
+        .build()
+        .await;
+    let code = mercato_artifacts::read(mercato_artifacts::LIVESTREAM_BOOKING);
+    app.publish_approved(
+        "dev",
+        "legal",
+        &manifest(PACKAGE, "1.0.0", Kind::LivestreamBooking, &["store"]),
+        &code,
+    )
+    .await;
+    app.market
+        .publish(
+            app.who("dev"),
+            app.package(
+                &manifest(
+                    PACKAGE,
+                    "1.1.0",
+                    Kind::LivestreamBooking,
+                    &["store", "customers"],
+                ),
+                &code,
+            ),
+        )
+        .await
+        .unwrap();
+    app
+}
+
+async fn state_of(app: &TestApp, version: &str) -> VersionState {
+    app.registry()
+        .version(&Principal::console(), PACKAGE, &version.parse().unwrap())
+        .await
+        .unwrap()
+        .0
+        .state
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn signing_in_sets_a_strict_http_only_session_that_signing_out_ends() {
+    let app = app().await;
+    let mut b = Browser::new(&app);
+
+    // Signed out, a page sends you to sign in and back.
+    let home = b.get("/review").await;
+    assert_eq!(
+        (home.status, home.location()),
+        (303, "/sign-in?next=/review")
+    );
+    let form = b.get("/sign-in").await;
+    assert_eq!(form.status, 200);
+    assert!(
+        form.body.contains("<html lang=\"zh-CN\">") && form.body.contains("访问令牌"),
+        "{}",
+        form.body
+    );
+    assert!(
+        form.headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+
+    // A wrong token: the form again, saying why, and no session.
+    let presign = form.hidden("presign");
+    let wrong = b
+        .post("/sign-in", &[("token", "mrc_nope"), ("presign", &presign)])
+        .await;
+    assert_eq!(wrong.status, 401);
+    assert!(
+        wrong.body.contains("id=\"sign-in-error\""),
+        "{}",
+        wrong.body
+    );
+    assert!(wrong.cookie("mercato_session").is_none());
+    // A sign-in posted without the form's own token is refused.
+    let forged = b
+        .post(
+            "/sign-in",
+            &[("token", app.token("legal")), ("presign", "forged")],
+        )
+        .await;
+    assert_eq!(forged.status, 403);
+    assert!(forged.cookie("mercato_session").is_none());
+
+    let signed = b.sign_in(app.token("legal")).await;
+    assert_eq!((signed.status, signed.location()), (303, "/"));
+    let set = signed
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with("mercato_session="))
+        .expect("a session cookie");
+    for flag in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=43200"] {
+        assert!(set.contains(flag), "{set} lacks {flag}");
+    }
+    assert!(!set.contains("Secure"), "plain http: {set}");
+    let home = b.get("/").await;
+    assert_eq!(home.status, 200);
+    assert!(home.body.contains("legal · 法务审核"), "{}", home.body);
+    assert!(
+        home.body.contains("<span id=\"pending-reviews\">1</span>"),
+        "{}",
+        home.body
+    );
+
+    // Sign-out needs the form's CSRF token, then ends the session on the server.
+    let cookie = b
+        .cookies
+        .iter()
+        .find(|(k, _)| k == "mercato_session")
+        .unwrap()
+        .1
+        .clone();
+    let refused = b.post("/sign-out", &[("csrf", "wrong")]).await;
+    assert_eq!(refused.status, 403);
+    let csrf = b.csrf().await;
+    let out = b.post("/sign-out", &[("csrf", &csrf)]).await;
+    assert_eq!((out.status, out.location()), (303, "/sign-in"));
+    assert!(
+        app.market.session(&cookie).await.is_err(),
+        "the session ended on the server"
+    );
+    b.cookies.push(("mercato_session".into(), cookie));
+    assert_eq!(b.get("/").await.status, 303, "the old cookie opens nothing");
+
+    // Over https the cookie is Secure too.
+    let mut tls = Browser::new(&app);
+    tls.headers.push(("x-forwarded-proto", "https".into()));
+    let signed = tls.sign_in(app.token("legal")).await;
+    assert!(
+        signed
+            .set_cookies()
+            .iter()
+            .any(|c| c.starts_with("mercato_session=") && c.contains("; Secure"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revoked_token_ends_its_sessions_and_a_link_signs_in_once() {
+    let app = app().await;
+    let (_, issued) = app
+        .market
+        .create_account(
+            &Principal::console(),
+            mercato_registry::NewAccount {
+                name: "temp".into(),
+                role: mercato_registry::Role::Reviewer,
+                tenant: None,
+                publisher: None,
+            },
+        )
+        .await
+        .unwrap();
+    let mut b = Browser::new(&app);
+    b.sign_in(&issued.token).await;
+    assert_eq!(b.get("/").await.status, 200);
+    app.market
+        .revoke_token(&Principal::console(), &issued.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        b.get("/").await.status,
+        303,
+        "revoking the token ends the session"
+    );
+
+    let code = app
+        .registry()
+        .issue_sign_in_link(&Principal::console(), "dora")
+        .await
+        .unwrap();
+    let mut b = Browser::new(&app);
+    let first = b.get(&format!("/sign-in/link?code={code}")).await;
+    assert_eq!((first.status, first.location()), (303, "/"));
+    assert!(b.get("/").await.body.contains("dora · 销售总监"));
+    let mut other = Browser::new(&app);
+    let again = other.get(&format!("/sign-in/link?code={code}")).await;
+    assert_eq!(again.status, 401, "a link signs in once");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_reviewer_sees_the_changes_and_decides_and_others_are_refused() {
+    let app = app().await;
+    let mut b = Browser::new(&app);
+    b.sign_in(app.token("legal")).await;
+
+    let queue = b.get("/review").await;
+    assert_eq!(queue.status, 200);
+    assert!(
+        queue.body.contains("href=\"/review/acme/booking/1.1.0\""),
+        "{}",
+        queue.body
+    );
+    assert!(
+        !queue.body.contains("/review/acme/booking/1.0.0"),
+        "approved versions are not queued"
+    );
+
+    let review = b.get("/review/acme/booking/1.1.0").await;
+    assert_eq!(review.status, 200, "{}", review.body);
+    // The added permission, in plain words, highlighted as added.
+    assert!(
+        review
+            .body
+            .contains("<li class=\"change-added\" data-permission=\"customers\">读取客户资料"),
+        "{}",
+        review.body
+    );
+    assert!(review.body.contains("data-permission=\"store\""));
+    assert!(
+        review.body.contains("与上一个已批准版本比较: 1.0.0"),
+        "{}",
+        review.body
+    );
+    assert!(
+        review
+            .body
+            .contains("<code>book: func(session-id: string, customer: string) -&#62; result&#60;"),
+        "{}",
+        review.body
+    );
+    assert!(review.body.contains("有效（加载时已重新校验）"));
+
+    // A form without the session's CSRF token changes nothing.
+    let forged = b
+        .post("/review/acme/booking/1.1.0", &[("action", "approve")])
+        .await;
+    assert_eq!(forged.status, 403);
+    assert_eq!(state_of(&app, "1.1.0").await, VersionState::Submitted);
+
+    // Rejecting asks for confirmation first, and a reason.
+    let csrf = review.hidden("csrf");
+    let confirm = b
+        .post(
+            "/review/acme/booking/1.1.0",
+            &[("csrf", &csrf), ("action", "reject"), ("reason", "")],
+        )
+        .await;
+    assert!(confirm.body.contains("id=\"question\""), "{}", confirm.body);
+    assert_eq!(state_of(&app, "1.1.0").await, VersionState::Submitted);
+    let no_reason = b
+        .post(
+            "/review/acme/booking/1.1.0",
+            &[
+                ("csrf", &csrf),
+                ("action", "reject"),
+                ("reason", ""),
+                ("confirm", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(no_reason.status, 422);
+    assert!(
+        no_reason.body.contains("id=\"error\""),
+        "{}",
+        no_reason.body
+    );
+    assert_eq!(state_of(&app, "1.1.0").await, VersionState::Submitted);
+
+    // English, remembered.
+    b.headers
+        .push(("referer", "http://localhost/review".into()));
+    b.headers.push(("host", "localhost".into()));
+    let switched = b.get("/language/en").await;
+    assert_eq!((switched.status, switched.location()), (303, "/review"));
+    assert!(b.get("/review").await.body.contains("<html lang=\"en\">"));
+
+    let approved = b
+        .post(
+            "/review/acme/booking/1.1.0",
+            &[("csrf", &csrf), ("action", "approve")],
+        )
+        .await;
+    assert_eq!(approved.status, 200, "{}", approved.body);
+    assert!(
+        approved.body.contains("id=\"done\">Approved."),
+        "{}",
+        approved.body
+    );
+    assert_eq!(state_of(&app, "1.1.0").await, VersionState::Approved);
+
+    // The API's rules, on pages: a director may not review.
+    let mut director = Browser::new(&app);
+    director.sign_in(app.token("dora")).await;
+    let refused = director.get("/review").await;
+    assert_eq!(refused.status, 403);
+    assert!(
+        refused.body.contains("您的账号无权访问此页面"),
+        "{}",
+        refused.body
+    );
+    let csrf = director.csrf().await;
+    let refused = director
+        .post(
+            "/review/acme/booking/1.0.0",
+            &[("csrf", &csrf), ("action", "yank"), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert_eq!(state_of(&app, "1.0.0").await, VersionState::Approved);
+}
