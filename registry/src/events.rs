@@ -92,3 +92,32 @@ impl crate::Registry {
             .collect()
     }
 }
+
+/// Events as CSV: `id,occurred_at,component,name,customer,properties`
+/// (properties as JSON), one row per event.
+pub fn to_csv(events: &[StoredEvent]) -> Result<String, RegistryError> {
+    let failed = |e: &dyn std::fmt::Display| RegistryError::Corrupt(format!("writing CSV: {e}"));
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "id",
+        "occurred_at",
+        "component",
+        "name",
+        "customer",
+        "properties",
+    ])
+    .map_err(|e| failed(&e))?;
+    for e in events {
+        w.write_record([
+            e.id.to_string(),
+            e.occurred_at.to_string(),
+            e.component.clone(),
+            e.name.clone(),
+            e.customer.clone().unwrap_or_default(),
+            e.properties.to_string(),
+        ])
+        .map_err(|e| failed(&e))?;
+    }
+    let bytes = w.into_inner().map_err(|e| failed(&e))?;
+    String::from_utf8(bytes).map_err(|e| failed(&e))
+}

@@ -167,9 +167,21 @@ impl TestApp {
             .unwrap_or_else(|| panic!("the test app has no publisher `{publisher}`"))
     }
 
-    /// `manifest` and `code` signed with its publisher's key.
+    /// `manifest` and `code` signed with its publisher's key. As `mercato
+    /// pack` does, a manifest without a settings schema gets the one the
+    /// component describes (when the code is a component of its kind).
     pub fn package(&self, manifest: &Manifest, code: &[u8]) -> Vec<u8> {
-        Package::build(manifest, code, self.key(manifest.publisher())).expect("package builds")
+        let mut manifest = manifest.clone();
+        if manifest.settings_schema.is_none()
+            && let Ok(kind) = manifest.kind.parse::<Kind>()
+            && let Ok(component) = self.market.runtime().load(kind, code)
+            && let Ok(described) = self.market.runtime().describe(&component)
+        {
+            manifest.settings_schema = described["settings-schema"]
+                .as_str()
+                .and_then(|s| serde_json::from_str(s).ok());
+        }
+        Package::build(&manifest, code, self.key(manifest.publisher())).expect("package builds")
     }
 
     /// The HTTP API over this marketplace.

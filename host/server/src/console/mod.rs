@@ -10,10 +10,12 @@
 //! happens is the marketplace's; pages only gather, show and post.
 
 mod assets;
+mod director;
 mod i18n;
 mod page;
 mod review;
 mod session;
+mod settings_form;
 
 use std::sync::Arc;
 
@@ -41,5 +43,19 @@ pub fn routes() -> Router<Arc<Marketplace>> {
         .route(
             "/review/{publisher}/{name}/{version}",
             get(review::page).post(review::decide),
+        )
+        .route("/catalog", get(director::catalog))
+        .route(
+            "/tenants/{tenant}/installs",
+            get(director::installs).post(director::enable),
+        )
+        .route("/tenants/{tenant}/installs/{id}", post(director::act))
+        .route(
+            "/tenants/{tenant}/installs/{id}/settings",
+            get(director::settings).post(director::save_settings),
+        )
+        .route(
+            "/tenants/{tenant}/installs/{id}/versions",
+            get(director::versions).post(director::move_version),
         )
 }

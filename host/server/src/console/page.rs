@@ -115,9 +115,14 @@ impl Viewer {
     /// The frame of a page.
     pub fn chrome(&self) -> Chrome {
         let who = self.session.as_ref().map(|s| s.principal.clone());
-        let mut nav = vec![("/", "nav.home")];
-        if who.as_ref().is_some_and(|p| p.role == Role::Reviewer) {
-            nav.push(("/review", "nav.review"));
+        let mut nav = vec![("/".to_owned(), "nav.home")];
+        match who.as_ref().map(|p| (p.role, p.tenant.as_deref())) {
+            Some((Role::Reviewer, _)) => nav.push(("/review".to_owned(), "nav.review")),
+            Some((Role::Director, Some(t))) => {
+                nav.push(("/catalog".to_owned(), "nav.catalog"));
+                nav.push((format!("/tenants/{t}/installs"), "nav.installs"));
+            }
+            _ => {}
         }
         Chrome {
             lang: self.lang,
@@ -150,7 +155,7 @@ pub struct Chrome {
     /// Who is signed in.
     pub who: Option<Principal>,
     /// (path, catalog key) of each navigation entry.
-    pub nav: Vec<(&'static str, &'static str)>,
+    pub nav: Vec<(String, &'static str)>,
 }
 
 impl Chrome {

@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use mercato_registry::CustomerProfile;
 use mercato_registry::RegistryError;
-use mercato_registry::events::{EventQuery, StoredEvent};
+use mercato_registry::events::EventQuery;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -207,7 +207,7 @@ pub async fn events(
         }
         "csv" => Ok((
             [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
-            to_csv(&events)?,
+            mercato_registry::events::to_csv(&events)?,
         )
             .into_response()),
         other => Err(RegistryError::Invalid {
@@ -216,31 +216,4 @@ pub async fn events(
         }
         .into()),
     }
-}
-
-fn to_csv(events: &[StoredEvent]) -> Result<String, ApiError> {
-    let internal = |e: String| ApiError::from(crate::marketplace::MarketError::Internal(e));
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record([
-        "id",
-        "occurred_at",
-        "component",
-        "name",
-        "customer",
-        "properties",
-    ])
-    .map_err(|e| internal(e.to_string()))?;
-    for e in events {
-        w.write_record([
-            e.id.to_string(),
-            e.occurred_at.to_string(),
-            e.component.clone(),
-            e.name.clone(),
-            e.customer.clone().unwrap_or_default(),
-            e.properties.to_string(),
-        ])
-        .map_err(|e| internal(e.to_string()))?;
-    }
-    let bytes = w.into_inner().map_err(|e| internal(e.to_string()))?;
-    String::from_utf8(bytes).map_err(|e| internal(e.to_string()))
 }

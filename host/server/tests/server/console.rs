@@ -475,3 +475,207 @@ async fn the_reviewer_sees_the_changes_and_decides_and_others_are_refused() {
     assert_eq!(refused.status, 403, "{}", refused.body);
     assert_eq!(state_of(&app, "1.0.0").await, VersionState::Approved);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_director_enables_configures_accepts_and_disables_within_its_own_tenant() {
+    let app = app().await;
+    app.market
+        .create_tenant(
+            &Principal::console(),
+            mercato_registry::NewTenant {
+                name: "south".into(),
+                title: None,
+            },
+        )
+        .await
+        .unwrap();
+    let (_, sam) = app
+        .market
+        .create_account(
+            &Principal::console(),
+            mercato_registry::NewAccount {
+                name: "sam".into(),
+                role: mercato_registry::Role::Director,
+                tenant: Some("south".into()),
+                publisher: None,
+            },
+        )
+        .await
+        .unwrap();
+    let mut b = Browser::new(&app);
+    b.sign_in(app.token("dora")).await;
+
+    // The catalog, permissions in words; enabling leads to the settings.
+    let catalog = b.get("/catalog").await;
+    assert_eq!(catalog.status, 200);
+    assert!(
+        catalog.body.contains("data-package=\"acme/booking\""),
+        "{}",
+        catalog.body
+    );
+    assert!(catalog.body.contains("保存自己的数据"), "{}", catalog.body);
+    let csrf = catalog.hidden("csrf");
+    let enabled = b
+        .post(
+            "/tenants/north/installs",
+            &[("csrf", &csrf), ("package", PACKAGE)],
+        )
+        .await;
+    assert_eq!(
+        (enabled.status, enabled.location()),
+        (303, "/tenants/north/installs/booking/settings")
+    );
+
+    // The settings form follows the schema and starts from the defaults.
+    let form = b.get("/tenants/north/installs/booking/settings").await;
+    assert_eq!(form.status, 200);
+    assert!(
+        form.body
+            .contains("name=\"s.max-capacity\" value=\"10000\""),
+        "{}",
+        form.body
+    );
+    // The component's own error appears beside the field; nothing is stored.
+    let refused = b
+        .post(
+            "/tenants/north/installs/booking/settings",
+            &[
+                ("csrf", &csrf),
+                ("s.max-capacity", "0"),
+                ("s.waitlist", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 422);
+    let field = &refused.body[refused.body.find("id=\"field-max-capacity\"").unwrap()..];
+    assert!(
+        field[..field.find("</div>").unwrap()].contains("must be between 1 and 1000000"),
+        "{}",
+        refused.body
+    );
+    let typo = b
+        .post(
+            "/tenants/north/installs/booking/settings",
+            &[("csrf", &csrf), ("s.max-capacity", "lots")],
+        )
+        .await;
+    assert_eq!(typo.status, 422);
+    assert!(
+        typo.body.contains("`lots` is not a whole number"),
+        "{}",
+        typo.body
+    );
+    let stored = app.registry().installed("north", "booking").await.unwrap();
+    assert_eq!(stored.settings["max-capacity"], 10_000);
+    let saved = b
+        .post(
+            "/tenants/north/installs/booking/settings",
+            &[
+                ("csrf", &csrf),
+                ("s.max-capacity", "80"),
+                ("s.waitlist", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 200, "{}", saved.body);
+    let stored = app.registry().installed("north", "booking").await.unwrap();
+    assert_eq!(stored.settings["max-capacity"], 80);
+    assert_eq!(stored.settings["waitlist"], true);
+
+    // 1.1.0 asks for more: approved, it waits for the director, who sees why.
+    app.market
+        .review(
+            app.who("legal"),
+            PACKAGE,
+            &"1.1.0".parse().unwrap(),
+            mercato_registry::Decision::Approve,
+            None,
+        )
+        .await
+        .unwrap();
+    let installs = b.get("/tenants/north/installs").await;
+    assert!(
+        installs
+            .body
+            .contains("1.1.0 asks for new permissions: customers"),
+        "{}",
+        installs.body
+    );
+    let versions = b.get("/tenants/north/installs/booking/versions").await;
+    assert!(
+        versions.body.contains("+ 读取客户资料"),
+        "{}",
+        versions.body
+    );
+    let accepted = b
+        .post(
+            "/tenants/north/installs/booking",
+            &[("csrf", &csrf), ("action", "accept"), ("version", "1.1.0")],
+        )
+        .await;
+    assert_eq!(accepted.status, 200, "{}", accepted.body);
+    assert_eq!(
+        app.registry()
+            .installed("north", "booking")
+            .await
+            .unwrap()
+            .version
+            .to_string(),
+        "1.1.0"
+    );
+
+    // Disabling asks first.
+    let ask = b
+        .post(
+            "/tenants/north/installs/booking",
+            &[("csrf", &csrf), ("action", "disable")],
+        )
+        .await;
+    assert!(ask.body.contains("id=\"question\""), "{}", ask.body);
+    assert!(
+        app.registry()
+            .installed("north", "booking")
+            .await
+            .unwrap()
+            .enabled
+    );
+    b.post(
+        "/tenants/north/installs/booking",
+        &[("csrf", &csrf), ("action", "disable"), ("confirm", "yes")],
+    )
+    .await;
+    assert!(
+        !app.registry()
+            .installed("north", "booking")
+            .await
+            .unwrap()
+            .enabled
+    );
+
+    // Another tenant's director sees nothing of north, and changes nothing.
+    let mut other = Browser::new(&app);
+    other.sign_in(&sam.token).await;
+    assert_eq!(other.get("/tenants/north/installs").await.status, 403);
+    assert_eq!(
+        other
+            .get("/tenants/north/installs/booking/settings")
+            .await
+            .status,
+        403
+    );
+    let csrf = other.csrf().await;
+    let refused = other
+        .post(
+            "/tenants/north/installs/booking",
+            &[("csrf", &csrf), ("action", "enable")],
+        )
+        .await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(
+        !app.registry()
+            .installed("north", "booking")
+            .await
+            .unwrap()
+            .enabled
+    );
+}
