@@ -110,6 +110,26 @@ async fn sign_in(client: &Client, base: &str, token: &str) {
     element(client, "#who").await;
 }
 
+/// One API call with a bearer token; the reply's JSON.
+fn api(base: &str, token: &str, method: &str, path: &str, body: Option<Value>) -> Value {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let request = ureq::http::Request::builder()
+        .method(method)
+        .uri(format!("{base}{path}"))
+        .header("Authorization", format!("Bearer {token}"))
+        .header("Content-Type", "application/json")
+        .body(body.map(|b| b.to_string()).unwrap_or_default())
+        .expect("request");
+    let mut reply = agent.run(request).expect("HTTP exchange");
+    let status = reply.status().as_u16();
+    let text = reply.body_mut().read_to_string().unwrap_or_default();
+    assert!(status < 300, "{method} {path}: {status} {text}");
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
 /// A submitted version 0.1.1 of the demo's livestream-booking asking for
 /// `customers` too, uploaded by the demo developer with a key it registers.
 fn submit_a_new_version(base: &str, developer: &str) {
@@ -263,10 +283,110 @@ async fn a_reviewer_approves_in_a_real_browser() {
     assert_eq!(state, "已批准");
     client.close().await.expect("close the reviewer's browser");
 
-    // A director may not open the reviewer's pages.
+    // The director: enable a component from the catalog, get its settings
+    // wrong and see the component's own error beside the field, fix them;
+    // then decide a large sample request in the approvals inbox.
+    let director = token("director");
+    api(
+        &base,
+        &director,
+        "DELETE",
+        "/v1/tenants/demo/installs/trial-feedback",
+        None,
+    );
     let client = browser(driver_port).await;
-    sign_in(&client, &base, &token("director")).await;
+    sign_in(&client, &base, &director).await;
+    client
+        .goto(&format!("{base}/catalog"))
+        .await
+        .expect("catalog");
+    save_screenshot(&client, "catalog").await;
+    element(
+        &client,
+        "section[data-package='mercato/trial-feedback'] form.enable button",
+    )
+    .await
+    .click()
+    .await
+    .expect("enable");
+    let field = element(&client, "#s-nps-floor").await;
+    field.clear().await.expect("clear");
+    field.send_keys("11").await.expect("type");
+    element(&client, "#settings button")
+        .await
+        .click()
+        .await
+        .expect("save");
+    let error = element(&client, "#field-nps-floor .field-error")
+        .await
+        .text()
+        .await
+        .expect("text");
+    assert!(error.contains("must be between 0 and 10"), "{error}");
+    save_screenshot(&client, "settings-error").await;
+    let field = element(&client, "#s-nps-floor").await;
+    field.clear().await.expect("clear");
+    field.send_keys("6").await.expect("type");
+    element(&client, "#settings button")
+        .await
+        .click()
+        .await
+        .expect("save");
+    element(&client, "#done").await;
+
+    let rep = token("rep");
+    let samples = "/v1/tenants/demo/components/sample-requests";
+    api(
+        &base,
+        &rep,
+        "POST",
+        &format!("{samples}/set-stock"),
+        Some(json!({"level": {"sku": "MUG", "available": 40, "unit-price-minor": 900}})),
+    );
+    let requested = api(
+        &base,
+        &rep,
+        "POST",
+        &format!("{samples}/request"),
+        Some(json!({"draft": {
+        "customer": "ann", "sku": "MUG", "quantity": 20, "purpose": "Trade fair",
+        "address": {"recipient": "Ann", "line1": "Main St 1", "line2": null, "city": "Lyon",
+                    "postal-code": "69001", "country": "FR"}}})),
+    );
+    assert_eq!(requested["state"], "awaiting-approval", "{requested}");
+    client
+        .goto(&format!("{base}/tenants/demo/approvals"))
+        .await
+        .expect("inbox");
+    save_screenshot(&client, "approvals").await;
+    element(&client, "form.approve button")
+        .await
+        .click()
+        .await
+        .expect("approve");
+    let done = element(&client, "#done").await.text().await.expect("text");
+    assert!(done.contains("组件已接收该决定"), "{done}");
+    let request = api(
+        &base,
+        &rep,
+        "POST",
+        &format!("{samples}/get"),
+        Some(json!({"id": requested["id"]})),
+    );
+    assert_eq!(request["state"], "approved", "{request}");
+
+    // A director may not open the reviewer's pages, nor another tenant's.
     client.goto(&format!("{base}/review")).await.expect("queue");
+    let refused = element(&client, "p.error")
+        .await
+        .text()
+        .await
+        .expect("text");
+    assert!(refused.contains("您的账号无权访问此页面"), "{refused}");
+    client
+        .goto(&format!("{base}/tenants/elsewhere/installs"))
+        .await
+        .expect("installs");
     let refused = element(&client, "p.error")
         .await
         .text()

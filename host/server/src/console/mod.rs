@@ -12,6 +12,7 @@
 mod assets;
 mod director;
 mod i18n;
+mod inbox;
 mod page;
 mod review;
 mod session;
@@ -50,6 +51,8 @@ pub fn routes() -> Router<Arc<Marketplace>> {
             get(director::installs).post(director::enable),
         )
         .route("/tenants/{tenant}/installs/{id}", post(director::act))
+        .route("/tenants/{tenant}/approvals", get(inbox::inbox))
+        .route("/tenants/{tenant}/approvals/{id}", post(inbox::decide))
         .route(
             "/tenants/{tenant}/installs/{id}/settings",
             get(director::settings).post(director::save_settings),

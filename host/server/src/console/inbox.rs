@@ -1,0 +1,179 @@
+//! The director's approvals inbox: what each component asked, and why, with
+//! its details; approve, or reject with a reason (after a confirmation); the
+//! component's own answer to the decision is shown, never a bare "done".
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use mercato_registry::Decision;
+use mercato_registry::inbox::{Answer, Approval};
+
+use super::page::{Chrome, ConsoleError, Viewer, render, when};
+use crate::marketplace::Marketplace;
+
+struct Row {
+    id: String,
+    component: String,
+    summary: String,
+    details: Vec<(String, String)>,
+    status: String,
+    requested: String,
+    decided: String,
+    reason: String,
+    pending: bool,
+}
+
+#[derive(Template)]
+#[template(path = "approvals.html")]
+struct InboxPage {
+    chrome: Chrome,
+    tenant: String,
+    pending: Vec<Row>,
+    decided: Vec<Row>,
+    done: Option<String>,
+    error: Option<String>,
+}
+
+fn row(chrome: &Chrome, a: Approval) -> Row {
+    Row {
+        pending: a.status == "pending",
+        status: chrome.tr("approval", &a.status),
+        requested: when(a.requested_at),
+        decided: match (&a.decided_by, a.decided_at) {
+            (Some(by), Some(at)) => format!("{by} · {}", when(at)),
+            _ => String::new(),
+        },
+        reason: a.reason.unwrap_or_default(),
+        id: a.id,
+        component: a.component,
+        summary: a.summary,
+        details: a.details,
+    }
+}
+
+async fn inbox_page(
+    market: &Marketplace,
+    viewer: &Viewer,
+    tenant: &str,
+    done: Option<String>,
+    error: Option<String>,
+) -> Result<Response, ConsoleError> {
+    let me = viewer.principal()?;
+    let all = market
+        .registry()
+        .approvals(me, tenant, None)
+        .await
+        .map_err(|e| ConsoleError::market(viewer.lang, e.into()))?;
+    let chrome = viewer.chrome();
+    let (pending, decided): (Vec<Row>, Vec<Row>) = all
+        .into_iter()
+        .map(|a| row(&chrome, a))
+        .partition(|r| r.pending);
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    Ok(render(
+        status,
+        &InboxPage {
+            chrome,
+            tenant: tenant.to_owned(),
+            pending,
+            decided,
+            done,
+            error,
+        },
+    ))
+}
+
+/// `GET /tenants/{tenant}/approvals`.
+pub async fn inbox(
+    State(market): State<Arc<Marketplace>>,
+    viewer: Viewer,
+    Path(tenant): Path<String>,
+) -> Result<Response, ConsoleError> {
+    inbox_page(&market, &viewer, &tenant, None, None).await
+}
+
+#[derive(Template)]
+#[template(path = "confirm_install.html")]
+struct ConfirmReject {
+    chrome: Chrome,
+    path: String,
+    question: String,
+    fields: Vec<(String, String)>,
+}
+
+/// `POST /tenants/{tenant}/approvals/{id}`: approve, or reject with a
+/// reason; the component hears of it at once.
+pub async fn decide(
+    State(market): State<Arc<Marketplace>>,
+    viewer: Viewer,
+    Path((tenant, id)): Path<(String, String)>,
+    Form(form): Form<BTreeMap<String, String>>,
+) -> Result<Response, ConsoleError> {
+    let field = |name: &str| form.get(name).map_or("", String::as_str).to_owned();
+    let me = viewer.check_csrf(&field("csrf"))?.principal.clone();
+    let decision = match field("decision").as_str() {
+        "approve" => Decision::Approve,
+        "reject" => Decision::Reject,
+        other => {
+            return Err(ConsoleError::Page {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                message: format!("`decision` must be approve or reject, not `{other}`"),
+                lang: viewer.lang,
+            });
+        }
+    };
+    if decision == Decision::Reject && field("confirm") != "yes" {
+        let chrome = viewer.chrome();
+        return Ok(render(
+            StatusCode::OK,
+            &ConfirmReject {
+                question: chrome.t("confirm.reject_request").to_owned(),
+                path: format!("/tenants/{tenant}/approvals/{id}"),
+                fields: vec![
+                    ("decision".into(), "reject".into()),
+                    ("reason".into(), field("reason")),
+                ],
+                chrome,
+            },
+        ));
+    }
+    let reason = Some(field("reason").trim().to_owned()).filter(|r| !r.is_empty());
+    match market
+        .decide(&me, &tenant, &id, Answer { decision, reason })
+        .await
+    {
+        Ok((approval, answer)) => {
+            let chrome = viewer.chrome();
+            let heard = match answer {
+                None => chrome.t("approvals.not_delivered").to_owned(),
+                Some(reply) => match reply.get("err") {
+                    Some(err) => format!("{}: {err}", chrome.t("approvals.component_refused")),
+                    None => chrome.t("approvals.component_took").to_owned(),
+                },
+            };
+            let done = format!(
+                "{} — {}: {heard}",
+                approval.summary,
+                chrome.tr("approval", &approval.status)
+            );
+            inbox_page(&market, &viewer, &tenant, Some(done), None).await
+        }
+        Err(e) => match ConsoleError::market(viewer.lang, e) {
+            ConsoleError::Page {
+                status, message, ..
+            } if status != StatusCode::FORBIDDEN && status != StatusCode::UNAUTHORIZED => {
+                inbox_page(&market, &viewer, &tenant, None, Some(message)).await
+            }
+            other => Err(other),
+        },
+    }
+}
