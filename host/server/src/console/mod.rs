@@ -10,6 +10,7 @@
 //! happens is the marketplace's; pages only gather, show and post.
 
 mod assets;
+mod customers;
 mod director;
 mod i18n;
 mod inbox;
@@ -52,6 +53,17 @@ pub fn routes() -> Router<Arc<Marketplace>> {
         )
         .route("/tenants/{tenant}/installs/{id}", post(director::act))
         .route("/tenants/{tenant}/approvals", get(inbox::inbox))
+        .route("/tenants/{tenant}/events", get(customers::events))
+        .route("/tenants/{tenant}/events.csv", get(customers::events_csv))
+        .route("/tenants/{tenant}/customers", get(customers::customers))
+        .route(
+            "/tenants/{tenant}/customers/import",
+            post(customers::import),
+        )
+        .route(
+            "/tenants/{tenant}/customers/{id}/erase",
+            post(customers::erase),
+        )
         .route("/tenants/{tenant}/approvals/{id}", post(inbox::decide))
         .route(
             "/tenants/{tenant}/installs/{id}/settings",

@@ -122,6 +122,8 @@ impl Viewer {
                 nav.push(("/catalog".to_owned(), "nav.catalog"));
                 nav.push((format!("/tenants/{t}/installs"), "nav.installs"));
                 nav.push((format!("/tenants/{t}/approvals"), "nav.approvals"));
+                nav.push((format!("/tenants/{t}/events"), "nav.events"));
+                nav.push((format!("/tenants/{t}/customers"), "nav.customers"));
             }
             _ => {}
         }

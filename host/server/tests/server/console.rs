@@ -181,7 +181,12 @@ async fn app() -> TestApp {
     app.publish_approved(
         "dev",
         "legal",
-        &manifest(PACKAGE, "1.0.0", Kind::LivestreamBooking, &["store"]),
+        &manifest(
+            PACKAGE,
+            "1.0.0",
+            Kind::LivestreamBooking,
+            &["store", "events"],
+        ),
         &code,
     )
     .await;
@@ -678,4 +683,148 @@ async fn the_director_enables_configures_accepts_and_disables_within_its_own_ten
             .unwrap()
             .enabled
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_director_browses_events_and_imports_masks_and_erases_customers() {
+    let app = app().await;
+    let dora = app.who("dora").clone();
+    app.market
+        .install(
+            &dora,
+            "north",
+            mercato_registry::NewInstall {
+                package: PACKAGE.into(),
+                ..mercato_registry::NewInstall::default()
+            },
+        )
+        .await
+        .unwrap();
+    app.market
+        .invoke(
+            &dora,
+            "north",
+            "booking",
+            "schedule",
+            serde_json::json!({"draft": {"title": "Launch", "host": "Mia", "starts-at": NOW + 3_600_000,
+                                          "duration-minutes": 30, "capacity": 5}}),
+        )
+        .await
+        .unwrap();
+    let mut b = Browser::new(&app);
+    b.sign_in(app.token("dora")).await;
+
+    let events = b.get("/tenants/north/events").await;
+    assert_eq!(events.status, 200);
+    assert!(
+        events.body.contains("<td>session.scheduled</td>"),
+        "{}",
+        events.body
+    );
+    let none = b.get("/tenants/north/events?name=nothing.like.this").await;
+    assert!(none.body.contains("id=\"no-events\""), "{}", none.body);
+    let bad = b.get("/tenants/north/events?from=yesterday").await;
+    assert_eq!(bad.status, 422);
+    assert!(
+        bad.body.contains("`yesterday` is not a date"),
+        "{}",
+        bad.body
+    );
+    let csv = b
+        .get("/tenants/north/events.csv?name=session.scheduled")
+        .await;
+    assert_eq!(csv.status, 200);
+    assert_eq!(csv.headers["content-type"], "text/csv; charset=utf-8");
+    let mut lines = csv.body.lines();
+    assert_eq!(
+        lines.next(),
+        Some("id,occurred_at,component,name,customer,properties")
+    );
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .contains(",booking,session.scheduled,"),
+        "{}",
+        csv.body
+    );
+
+    // Import: all or nothing, the bad record and field named.
+    let csrf = b.csrf().await;
+    let upload = |csv: &str| {
+        let boundary = "XmercatoX";
+        let body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"c.csv\"\r\n\
+             Content-Type: text/csv\r\n\r\n{csv}\r\n--{boundary}--\r\n"
+        );
+        (format!("multipart/form-data; boundary={boundary}"), body)
+    };
+    let send = |b: &mut Browser, (content_type, body): (String, String)| {
+        let mut request = Request::builder()
+            .method("POST")
+            .uri("/tenants/north/customers/import")
+            .header("content-type", content_type);
+        let jar: Vec<String> = b.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        request = request.header("cookie", jar.join("; "));
+        let app = b.app.clone();
+        async move {
+            page(
+                app.oneshot(request.body(Body::from(body)).unwrap())
+                    .await
+                    .unwrap(),
+            )
+            .await
+        }
+    };
+    let refused = send(
+        &mut b,
+        upload("id,name,email\nann,Ann Lee,not-an-address\n"),
+    )
+    .await;
+    assert_eq!(refused.status, 422);
+    assert!(
+        refused.body.contains("record 1") && refused.body.contains("email"),
+        "{}",
+        refused.body
+    );
+    let imported = send(
+        &mut b,
+        upload("id,name,email,phone,tags\nann,Ann Lee,ann@example.com,13812345678,vip\nbob,Bob Roe,,,\n"),
+    )
+    .await;
+    assert_eq!(imported.status, 200, "{}", imported.body);
+    assert!(
+        imported.body.contains("已导入客户： 2"),
+        "{}",
+        imported.body
+    );
+    assert!(imported.body.contains("138****5678") && !imported.body.contains("13812345678"));
+    assert!(imported.body.contains("a***@example.com"));
+
+    // Erasure asks first, then removes the profile.
+    let ask = b
+        .post("/tenants/north/customers/ann/erase", &[("csrf", &csrf)])
+        .await;
+    assert!(ask.body.contains("id=\"question\""), "{}", ask.body);
+    assert!(app.registry().customer(&dora, "north", "ann").await.is_ok());
+    let erased = b
+        .post(
+            "/tenants/north/customers/ann/erase",
+            &[("csrf", &csrf), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(erased.status, 200, "{}", erased.body);
+    assert!(
+        app.registry()
+            .customer(&dora, "north", "ann")
+            .await
+            .is_err()
+    );
+
+    // The reviewer may not read the tenant's customers or events.
+    let mut legal = Browser::new(&app);
+    legal.sign_in(app.token("legal")).await;
+    assert_eq!(legal.get("/tenants/north/customers").await.status, 403);
+    assert_eq!(legal.get("/tenants/north/events.csv").await.status, 403);
 }
