@@ -11,7 +11,7 @@
 use serde::Serialize;
 use sqlx::{Any, AnyConnection, Row, Transaction};
 
-use crate::principal::Principal;
+use crate::principal::{Principal, Role};
 use crate::{Database, RegistryError, now_ms, sha256_hex};
 
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -281,4 +281,36 @@ pub async fn verify(db: &Database) -> Result<Verification, RegistryError> {
         head: head_seq,
         problems,
     })
+}
+
+impl crate::Registry {
+    /// The audit log's entries after `after_seq` (at most `limit`): the
+    /// whole log for operators and reviewers, one tenant's for its
+    /// director too.
+    pub async fn audit_entries(
+        &self,
+        actor: &Principal,
+        tenant: Option<&str>,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>, RegistryError> {
+        match tenant {
+            Some(t) => actor.require_tenant(
+                t,
+                &[Role::Operator, Role::Reviewer, Role::Director],
+                "read the audit log",
+            )?,
+            None => actor.require(
+                &[Role::Operator, Role::Reviewer],
+                "read the whole audit log",
+            )?,
+        }
+        list(&self.db, tenant, after_seq, limit.clamp(1, 1000)).await
+    }
+
+    /// Walk the whole hash chain (operators, reviewers).
+    pub async fn verify_audit(&self, actor: &Principal) -> Result<Verification, RegistryError> {
+        actor.require(&[Role::Operator, Role::Reviewer], "verify the audit log")?;
+        verify(&self.db).await
+    }
 }

@@ -11,9 +11,11 @@
 
 mod assets;
 mod customers;
+mod developer;
 mod director;
 mod i18n;
 mod inbox;
+mod operator;
 mod page;
 mod review;
 mod session;
@@ -47,6 +49,12 @@ pub fn routes() -> Router<Arc<Marketplace>> {
             get(review::page).post(review::decide),
         )
         .route("/catalog", get(director::catalog))
+        .route("/admin", get(operator::admin).post(operator::act))
+        .route("/admin/audit", get(operator::audit))
+        .route("/admin/metrics", get(operator::metrics))
+        .route("/publishers/{publisher}", get(developer::publisher))
+        .route("/publishers/{publisher}/keys", post(developer::keys))
+        .route("/publishers/{publisher}/upload", post(developer::upload))
         .route(
             "/tenants/{tenant}/installs",
             get(director::installs).post(director::enable),

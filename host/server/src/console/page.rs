@@ -117,7 +117,16 @@ impl Viewer {
         let who = self.session.as_ref().map(|s| s.principal.clone());
         let mut nav = vec![("/".to_owned(), "nav.home")];
         match who.as_ref().map(|p| (p.role, p.tenant.as_deref())) {
-            Some((Role::Reviewer, _)) => nav.push(("/review".to_owned(), "nav.review")),
+            Some((Role::Reviewer, _)) => {
+                nav.push(("/review".to_owned(), "nav.review"));
+                nav.push(("/catalog".to_owned(), "nav.catalog"));
+            }
+            Some((Role::Operator, _)) => {
+                nav.push(("/admin".to_owned(), "nav.admin"));
+                nav.push(("/admin/audit".to_owned(), "nav.audit"));
+                nav.push(("/admin/metrics".to_owned(), "nav.metrics"));
+                nav.push(("/catalog".to_owned(), "nav.catalog"));
+            }
             Some((Role::Director, Some(t))) => {
                 nav.push(("/catalog".to_owned(), "nav.catalog"));
                 nav.push((format!("/tenants/{t}/installs"), "nav.installs"));
@@ -126,6 +135,11 @@ impl Viewer {
                 nav.push((format!("/tenants/{t}/customers"), "nav.customers"));
             }
             _ => {}
+        }
+        if let Some(p) = who.as_ref().filter(|p| p.role == Role::Developer)
+            && let Some(publisher) = &p.publisher
+        {
+            nav.push((format!("/publishers/{publisher}"), "nav.publisher"));
         }
         Chrome {
             lang: self.lang,
@@ -328,6 +342,8 @@ pub fn urlencode(text: &str) -> String {
 struct Home {
     chrome: Chrome,
     pending_reviews: Option<usize>,
+    /// A rep's callable components: (id, package, version).
+    callable: Option<Vec<(String, String, String)>>,
 }
 
 /// `GET /`: who is signed in, and what waits for them.
@@ -348,11 +364,26 @@ pub async fn home(
     } else {
         None
     };
+    let callable = match (&me.role, &me.tenant) {
+        (Role::Rep, Some(tenant)) => Some(
+            market
+                .registry()
+                .installs(me, tenant)
+                .await
+                .map_err(|e| ConsoleError::market(viewer.lang, e.into()))?
+                .into_iter()
+                .filter(|i| i.enabled)
+                .map(|i| (i.id, i.package, i.version.to_string()))
+                .collect(),
+        ),
+        _ => None,
+    };
     Ok(render(
         StatusCode::OK,
         &Home {
             chrome: viewer.chrome(),
             pending_reviews,
+            callable,
         },
     ))
 }

@@ -2,8 +2,6 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use mercato_registry::Role;
-use mercato_registry::audit;
 use mercato_registry::inbox::Answer;
 use serde::Deserialize;
 use serde_json::json;
@@ -70,25 +68,15 @@ pub struct AuditFilter {
               (status = 403, description = "Not allowed", body = super::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn entries(State(m): Market, Caller(me): Caller, Query(f): Query<AuditFilter>) -> Reply {
-    match &f.tenant {
-        Some(t) => me.require_tenant(
-            t,
-            &[Role::Operator, Role::Reviewer, Role::Director],
-            "read the audit log",
-        )?,
-        None => me.require(
-            &[Role::Operator, Role::Reviewer],
-            "read the whole audit log",
-        )?,
-    }
-    let limit = f.limit.unwrap_or(100).clamp(1, 1000);
-    let entries = audit::list(
-        m.registry().database(),
-        f.tenant.as_deref(),
-        f.after.unwrap_or(0),
-        limit,
-    )
-    .await?;
+    let entries = m
+        .registry()
+        .audit_entries(
+            &me,
+            f.tenant.as_deref(),
+            f.after.unwrap_or(0),
+            f.limit.unwrap_or(100),
+        )
+        .await?;
     Ok(Json(json!({ "entries": entries })))
 }
 
@@ -97,8 +85,7 @@ pub async fn entries(State(m): Market, Caller(me): Caller, Query(f): Query<Audit
     responses((status = 200, description = "`{\"ok\", \"entries\", \"head\", \"problems\": [...]}`", body = Value)),
     security(("bearer" = [])))]
 pub async fn verify(State(m): Market, Caller(me): Caller) -> Reply {
-    me.require(&[Role::Operator, Role::Reviewer], "verify the audit log")?;
-    let report = audit::verify(m.registry().database()).await?;
+    let report = m.registry().verify_audit(&me).await?;
     Ok(Json(
         json!({ "ok": report.ok(), "entries": report.entries, "head": report.head, "problems": report.problems }),
     ))

@@ -175,6 +175,8 @@ async fn app() -> TestApp {
         .developer("dev", "acme")
         .reviewer("legal")
         .director("dora", "north")
+        .rep("ray", "north")
+        .operator("ops")
         .build()
         .await;
     let code = mercato_artifacts::read(mercato_artifacts::LIVESTREAM_BOOKING);
@@ -827,4 +829,216 @@ async fn the_director_browses_events_and_imports_masks_and_erases_customers() {
     legal.sign_in(app.token("legal")).await;
     assert_eq!(legal.get("/tenants/north/customers").await.status, 403);
     assert_eq!(legal.get("/tenants/north/events.csv").await.status, 403);
+}
+
+/// A multipart form with `csrf` and one file field, as a browser sends it.
+fn multipart(csrf: &str, field: &str, file: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "XmercatoX";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"f\"\r\n\
+         Content-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn post_multipart(b: &Browser, uri: &str, (content_type, body): (String, Vec<u8>)) -> Page {
+    let jar: Vec<String> = b.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let request = Request::builder()
+        .method("POST")
+        .uri(uri)
+        .header("content-type", content_type)
+        .header("cookie", jar.join("; "))
+        .body(Body::from(body))
+        .unwrap();
+    page(b.app.clone().oneshot(request).await.unwrap()).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn operators_and_developers_have_their_pages_and_only_theirs() {
+    let app = app().await;
+    let mut ops = Browser::new(&app);
+    ops.sign_in(app.token("ops")).await;
+    let admin = ops.get("/admin").await;
+    assert_eq!(admin.status, 200);
+    assert!(admin.body.contains("<td>north</td>"), "{}", admin.body);
+    let csrf = admin.hidden("csrf");
+    let created = ops
+        .post(
+            "/admin",
+            &[
+                ("csrf", &csrf),
+                ("action", "create-tenant"),
+                ("name", "east"),
+            ],
+        )
+        .await;
+    assert!(created.body.contains("<td>east</td>"), "{}", created.body);
+    let account = ops
+        .post(
+            "/admin",
+            &[
+                ("csrf", &csrf),
+                ("action", "create-account"),
+                ("name", "erin"),
+                ("role", "director"),
+                ("tenant", "east"),
+            ],
+        )
+        .await;
+    let marker = "id=\"token-value\">";
+    let shown = &account.body[account.body.find(marker).unwrap() + marker.len()..];
+    let token = &shown[..shown.find('<').unwrap()];
+    assert!(token.starts_with("mrc_"), "{}", account.body);
+    let mut erin = Browser::new(&app);
+    assert_eq!(
+        erin.sign_in(token).await.status,
+        303,
+        "the token shown once signs in"
+    );
+    assert!(erin.get("/").await.body.contains("erin · 销售总监"));
+    assert_eq!(
+        ops.get("/admin")
+            .await
+            .body
+            .matches("id=\"token-value\"")
+            .count(),
+        0,
+        "shown once"
+    );
+
+    // The audit banner: green, then red naming the entry edited.
+    let audit = ops.get("/admin/audit").await;
+    assert!(audit.body.contains("banner-ok"), "{}", audit.body);
+    mercato_registry::db::execute_raw(
+        &app.db,
+        "UPDATE audit_log SET actor = 'someone' WHERE seq = 3",
+    )
+    .await
+    .unwrap();
+    let audit = ops.get("/admin/audit").await;
+    assert!(
+        audit.body.contains("banner-bad") && audit.body.contains("entry 3"),
+        "{}",
+        audit.body
+    );
+
+    // What /metrics counts, per tenant and component.
+    let dora = app.who("dora").clone();
+    app.market
+        .install(
+            &dora,
+            "north",
+            mercato_registry::NewInstall {
+                package: PACKAGE.into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    app.market
+        .invoke(
+            &dora,
+            "north",
+            "booking",
+            "list-sessions",
+            serde_json::json!({}),
+        )
+        .await
+        .unwrap();
+    let metrics = ops.get("/admin/metrics").await;
+    assert!(
+        metrics
+            .body
+            .contains("<td>north</td><td>booking</td><td>1</td><td>0</td>"),
+        "{}",
+        metrics.body
+    );
+
+    // A rep sees the components it may call, and no administration.
+    let mut ray = Browser::new(&app);
+    ray.sign_in(app.token("ray")).await;
+    assert!(ray.get("/").await.body.contains("<code>booking</code>"));
+    assert_eq!(ray.get("/admin").await.status, 403);
+
+    // The developer: keys, versions with their state, an upload.
+    let mut dev = Browser::new(&app);
+    dev.sign_in(app.token("dev")).await;
+    let publisher = dev.get("/publishers/acme").await;
+    assert_eq!(publisher.status, 200);
+    assert!(
+        publisher.body.contains("<td>1.1.0</td><td>待审核</td>"),
+        "{}",
+        publisher.body
+    );
+    let csrf = publisher.hidden("csrf");
+    let fresh = ed25519_dalek::SigningKey::from_bytes(&[77; 32]);
+    let public = hex::encode(fresh.verifying_key().as_bytes());
+    let registered = dev
+        .post(
+            "/publishers/acme/keys",
+            &[
+                ("csrf", &csrf),
+                ("action", "register"),
+                ("public_key", &public),
+            ],
+        )
+        .await;
+    assert!(registered.body.contains("已注册"), "{}", registered.body);
+    let key_id = mercato_registry::key_id(fresh.verifying_key().as_bytes());
+    let ask = dev
+        .post(
+            "/publishers/acme/keys",
+            &[("csrf", &csrf), ("action", "revoke"), ("key_id", &key_id)],
+        )
+        .await;
+    assert!(ask.body.contains("id=\"question\""), "{}", ask.body);
+    let revoked = dev
+        .post(
+            "/publishers/acme/keys",
+            &[
+                ("csrf", &csrf),
+                ("action", "revoke"),
+                ("key_id", &key_id),
+                ("confirm", "yes"),
+            ],
+        )
+        .await;
+    assert!(revoked.body.contains("已吊销"), "{}", revoked.body);
+    let code = mercato_artifacts::read(mercato_artifacts::LIVESTREAM_BOOKING);
+    let package = app.package(
+        &manifest(
+            PACKAGE,
+            "1.2.0",
+            Kind::LivestreamBooking,
+            &["store", "events"],
+        ),
+        &code,
+    );
+    let uploaded = post_multipart(
+        &dev,
+        "/publishers/acme/upload",
+        multipart(&csrf, "package", &package),
+    )
+    .await;
+    assert_eq!(uploaded.status, 200, "{}", uploaded.body);
+    assert!(
+        uploaded.body.contains("acme/booking@1.2.0"),
+        "{}",
+        uploaded.body
+    );
+    assert_eq!(state_of(&app, "1.2.0").await, VersionState::Submitted);
+    let garbage = post_multipart(
+        &dev,
+        "/publishers/acme/upload",
+        multipart(&csrf, "package", b"not a package"),
+    )
+    .await;
+    assert_eq!(garbage.status, 422);
+    assert!(garbage.body.contains("id=\"error\""), "{}", garbage.body);
+    assert_eq!(dev.get("/publishers/rival").await.status, 403);
+    assert_eq!(dev.get("/admin").await.status, 403);
 }
