@@ -11,7 +11,8 @@
 
 pub mod assignment;
 mod settings;
-pub mod stats;
+/// The statistics, from the crate the host shares.
+pub use mercato_stats as stats;
 
 use mercato_sdk::experiments::{
     Assignment, Comparison, Experiment, ExperimentDraft, ExperimentResults, ExperimentStatus,

@@ -375,6 +375,66 @@ async fn a_reviewer_approves_in_a_real_browser() {
     );
     assert_eq!(request["state"], "approved", "{request}");
 
+    // The dashboard of an experiment the rep's calls fed.
+    let lab = "/v1/tenants/demo/components/experiments";
+    api(
+        &base,
+        &rep,
+        "POST",
+        &format!("{lab}/define"),
+        Some(json!({"draft": {"key": "script",
+        "description": "New call script", "unit-type": "customer",
+        "variants": [{"key": "control", "weight": 1}, {"key": "new-script", "weight": 1}],
+        "seed": "s1", "primary-metric": {"name": "booked", "kind": "conversion"}, "coverage-bp": 10000}})),
+    );
+    api(
+        &base,
+        &rep,
+        "POST",
+        &format!("{lab}/start"),
+        Some(json!({"key": "script"})),
+    );
+    for u in 0..120 {
+        let unit = format!("c{u}");
+        let a = api(
+            &base,
+            &rep,
+            "POST",
+            &format!("{lab}/record-exposure"),
+            Some(json!({"key": "script", "unit-id": unit})),
+        );
+        if u % (if a["variant"] == "new-script" { 4 } else { 8 }) == 0 {
+            api(
+                &base,
+                &rep,
+                "POST",
+                &format!("{lab}/record-conversion"),
+                Some(json!({"key": "script", "unit-id": unit, "value": 1.0})),
+            );
+        }
+    }
+    client
+        .goto(&format!("{base}/tenants/demo/experiments"))
+        .await
+        .expect("experiments");
+    element(
+        &client,
+        "a[href='/tenants/demo/experiments/experiments/script']",
+    )
+    .await
+    .click()
+    .await
+    .expect("open the experiment");
+    element(&client, "#rate-chart").await;
+    element(&client, "#lift-chart").await;
+    let arms = element(&client, "#arms").await.text().await.expect("text");
+    assert!(
+        arms.contains("control") && arms.contains("new-script"),
+        "{arms}"
+    );
+    element(&client, "#srm").await;
+    save_screenshot(&client, "dashboard").await;
+
     // A director may not open the reviewer's pages, nor another tenant's.
     client.goto(&format!("{base}/review")).await.expect("queue");
     let refused = element(&client, "p.error")

@@ -99,7 +99,7 @@ struct Seed {
 pub struct Builder {
     store: Store,
     data_dir: Option<PathBuf>,
-    clock: Option<u64>,
+    clock: Option<Arc<std::sync::atomic::AtomicU64>>,
     tenants: Vec<String>,
     publishers: Vec<String>,
     accounts: Vec<NewAccount>,
@@ -216,6 +216,71 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// Run an experiment `key` on install `install` of `tenant` as `actor`:
+    /// control and treatment at equal weights, `units` units exposed evenly
+    /// over `days` days moved on `clock`, a unit converting when
+    /// `converts(unit index, variant)` says so. Returns the units per arm.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn run_experiment(
+        &self,
+        clock: &std::sync::atomic::AtomicU64,
+        actor: &str,
+        tenant: &str,
+        install: &str,
+        key: &str,
+        units: usize,
+        days: u64,
+        converts: impl Fn(usize, &str) -> bool,
+    ) -> std::collections::BTreeMap<String, u64> {
+        use serde_json::json;
+        let who = self.who(actor).clone();
+        let call = |function: &'static str, args: serde_json::Value| {
+            let who = who.clone();
+            async move {
+                let outcome = self
+                    .market
+                    .invoke(&who, tenant, install, function, args)
+                    .await
+                    .unwrap_or_else(|e| panic!("{function}: {e}"));
+                let reply = outcome.json();
+                assert!(reply.get("err").is_none(), "{function}: {reply}");
+                reply["ok"].clone()
+            }
+        };
+        call("define", json!({"draft": {"key": key, "description": "Dashboard test",
+            "unit-type": "customer", "variants": [{"key": "control", "weight": 1}, {"key": "treatment", "weight": 1}],
+            "seed": "seed-1", "primary-metric": {"name": "booked", "kind": "conversion"}, "coverage-bp": 10000}}))
+            .await;
+        call("start", json!({"key": key})).await;
+        let start = clock.load(std::sync::atomic::Ordering::Relaxed);
+        let per_day = units.div_ceil(days.max(1) as usize).max(1);
+        let mut arms = std::collections::BTreeMap::new();
+        for u in 0..units {
+            let day = (u / per_day) as u64;
+            clock.store(
+                start + day * 86_400_000 + 1_000,
+                std::sync::atomic::Ordering::Relaxed,
+            );
+            let unit = format!("u{u}");
+            let assignment = call("record-exposure", json!({"key": key, "unit-id": unit})).await;
+            let variant = assignment["variant"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            *arms.entry(variant.clone()).or_insert(0) += 1;
+            if converts(u, &variant) {
+                call(
+                    "record-conversion",
+                    json!({"key": key, "unit-id": unit, "value": 10.0}),
+                )
+                .await;
+            }
+        }
+        arms
+    }
+}
+
 impl Builder {
     /// Keep the records in a fresh PostgreSQL database (`MERCATO_TEST_POSTGRES`).
     pub fn postgres(mut self) -> Self {
@@ -238,7 +303,14 @@ impl Builder {
 
     /// Components see this time (milliseconds since the epoch).
     pub fn clock(mut self, now_ms: u64) -> Self {
-        self.clock = Some(now_ms);
+        self.clock = Some(Arc::new(std::sync::atomic::AtomicU64::new(now_ms)));
+        self
+    }
+
+    /// Components see the time `now` holds (milliseconds since the epoch),
+    /// which the test moves.
+    pub fn clock_source(mut self, now: Arc<std::sync::atomic::AtomicU64>) -> Self {
+        self.clock = Some(now);
         self
     }
 
@@ -334,8 +406,8 @@ impl Builder {
             .state(Arc::new(SqlState::new(db.clone())))
             .customers(Arc::new(SqlCustomers::new(db.clone())))
             .cache_dir(data_dir.join("cache"));
-        if let Some(now) = self.clock {
-            runtime = runtime.clock(move || now);
+        if let Some(now) = self.clock.clone() {
+            runtime = runtime.clock(move || now.load(std::sync::atomic::Ordering::Relaxed));
         }
         let runtime = Arc::new(runtime.build().expect("the runtime starts"));
         let market = Arc::new(Marketplace::new(Registry::new(db.clone()), runtime));

@@ -10,7 +10,9 @@
 //! happens is the marketplace's; pages only gather, show and post.
 
 mod assets;
+mod chart;
 mod customers;
+mod dashboard;
 mod developer;
 mod director;
 mod i18n;
@@ -61,6 +63,11 @@ pub fn routes() -> Router<Arc<Marketplace>> {
         )
         .route("/tenants/{tenant}/installs/{id}", post(director::act))
         .route("/tenants/{tenant}/approvals", get(inbox::inbox))
+        .route("/tenants/{tenant}/experiments", get(dashboard::list))
+        .route(
+            "/tenants/{tenant}/experiments/{install}/{key}",
+            get(dashboard::experiment),
+        )
         .route("/tenants/{tenant}/events", get(customers::events))
         .route("/tenants/{tenant}/events.csv", get(customers::events_csv))
         .route("/tenants/{tenant}/customers", get(customers::customers))
@@ -81,4 +88,7 @@ pub fn routes() -> Router<Arc<Marketplace>> {
             "/tenants/{tenant}/installs/{id}/versions",
             get(director::versions).post(director::move_version),
         )
+        .layer(axum::Extension(Arc::new(
+            dashboard::DashboardCache::default(),
+        )))
 }

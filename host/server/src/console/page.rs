@@ -131,6 +131,7 @@ impl Viewer {
                 nav.push(("/catalog".to_owned(), "nav.catalog"));
                 nav.push((format!("/tenants/{t}/installs"), "nav.installs"));
                 nav.push((format!("/tenants/{t}/approvals"), "nav.approvals"));
+                nav.push((format!("/tenants/{t}/experiments"), "nav.experiments"));
                 nav.push((format!("/tenants/{t}/events"), "nav.events"));
                 nav.push((format!("/tenants/{t}/customers"), "nav.customers"));
             }

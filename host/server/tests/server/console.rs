@@ -1042,3 +1042,151 @@ async fn operators_and_developers_have_their_pages_and_only_theirs() {
     assert_eq!(dev.get("/publishers/rival").await.status, 403);
     assert_eq!(dev.get("/admin").await.status, 403);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dashboard_shows_each_arm_and_draws_curves_over_days() {
+    let clock = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(NOW));
+    let app = TestApp::builder()
+        .clock_source(clock.clone())
+        .tenant("north")
+        .publisher("mercato")
+        .developer("dev", "mercato")
+        .reviewer("legal")
+        .director("dora", "north")
+        .component(
+            manifest(
+                "mercato/experiments",
+                "1.0.0",
+                Kind::Experiments,
+                &["store", "events"],
+            ),
+            mercato_artifacts::read(mercato_artifacts::EXPERIMENTS),
+            &["north"],
+        )
+        .build()
+        .await;
+    // The treatment converts twice as often: 1 in 5 against 1 in 10.
+    let arms = app
+        .run_experiment(
+            &clock,
+            "dora",
+            "north",
+            "experiments",
+            "script",
+            300,
+            5,
+            |u, v| {
+                if v == "treatment" {
+                    u % 5 == 0
+                } else {
+                    u % 10 == 0
+                }
+            },
+        )
+        .await;
+    let mut b = Browser::new(&app);
+    b.sign_in(app.token("dora")).await;
+    let list = b.get("/tenants/north/experiments").await;
+    assert!(
+        list.body
+            .contains("href=\"/tenants/north/experiments/experiments/script\""),
+        "{}",
+        list.body
+    );
+
+    let page = b.get("/tenants/north/experiments/experiments/script").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    // Kept for looking at (and for the README's picture): the page with its
+    // stylesheet beside it.
+    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    std::fs::write(
+        shots.join("dashboard-5-days.html"),
+        page.body.replace("/assets/console.css", "console.css"),
+    )
+    .unwrap();
+    std::fs::write(
+        shots.join("console.css"),
+        b.get("/assets/console.css").await.body,
+    )
+    .unwrap();
+    // The arms, with the units the component counted.
+    for (variant, units) in &arms {
+        assert!(
+            page.body
+                .contains(&format!("<tr data-variant=\"{variant}\"")),
+            "{}",
+            page.body
+        );
+        let row = &page.body[page
+            .body
+            .find(&format!("data-variant=\"{variant}\""))
+            .unwrap()..];
+        let row = &row[..row.find("</tr>").unwrap()];
+        assert!(
+            row.contains(&format!("<td>{units}</td>")),
+            "{variant}: {row}"
+        );
+    }
+    assert!(page.body.contains("id=\"srm\""));
+    assert!(
+        page.body.contains("banner-ok"),
+        "equal weights, no mismatch: {}",
+        page.body
+    );
+    assert!(page.body.contains("id=\"progress-value\""), "{}", page.body);
+    // Two charts: a line per arm for the rates over the 5 days, the lift
+    // with its band.
+    let rate = &page.body[page.body.find("<svg id=\"rate-chart\"").unwrap()..];
+    let rate = &rate[..rate.find("</svg>").unwrap()];
+    assert_eq!(rate.matches("<polyline").count(), 2, "{rate}");
+    let points = rate
+        .split("points=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    assert_eq!(points.split(' ').count(), 5, "one point a day: {points}");
+    let lift = &page.body[page.body.find("<svg id=\"lift-chart\"").unwrap()..];
+    let lift = &lift[..lift.find("</svg>").unwrap()];
+    assert!(lift.contains("<polygon class=\"band\""), "{lift}");
+    assert!(
+        lift.contains("data-series=\"treatment − control\""),
+        "{lift}"
+    );
+
+    // Another tenant's director sees nothing of it.
+    app.market
+        .create_tenant(
+            &Principal::console(),
+            mercato_registry::NewTenant {
+                name: "south".into(),
+                title: None,
+            },
+        )
+        .await
+        .unwrap();
+    let (_, sam) = app
+        .market
+        .create_account(
+            &Principal::console(),
+            mercato_registry::NewAccount {
+                name: "sam".into(),
+                role: mercato_registry::Role::Director,
+                tenant: Some("south".into()),
+                publisher: None,
+            },
+        )
+        .await
+        .unwrap();
+    let mut other = Browser::new(&app);
+    other.sign_in(&sam.token).await;
+    assert_eq!(
+        other
+            .get("/tenants/north/experiments/experiments/script")
+            .await
+            .status,
+        403
+    );
+}

@@ -1,5 +1,10 @@
-//! The statistics behind experiment results, as plain functions so they can
-//! be checked against reference values (see `tests/reference/`).
+//! The statistics behind experiment results, shared by the experiments
+//! component, third-party components and the host (the console's dashboard
+//! draws its curves with these same functions), as plain functions so they
+//! can be checked against reference values (see the experiments component's
+//! `tests/reference/`).
+//!
+//! Must stay free of I/O and of the host: it compiles into components.
 //!
 //! - Rates: two-proportion z-test with the pooled standard error for the
 //!   p-value; Wald interval (unpooled) for the absolute difference; the
