@@ -14,8 +14,8 @@ use mercato_registry::CustomerProfile;
 use mercato_registry::events::{EventQuery, StoredEvent};
 use serde::Deserialize;
 
-use super::page::{Chrome, ConsoleError, Viewer, render, urlencode, when};
-use crate::marketplace::{MarketError, Marketplace};
+use super::page::{Chrome, Confirm, ConsoleError, Viewer, action_message, render, urlencode, when};
+use crate::marketplace::Marketplace;
 
 /// The most events one page shows; the CSV export takes up to the API's cap.
 const PAGE: i64 = 200;
@@ -268,15 +268,6 @@ pub async fn customers(
     customers_page(&market, &viewer, &tenant, None, None).await
 }
 
-fn message_of(viewer: &Viewer, e: MarketError) -> Result<String, ConsoleError> {
-    match ConsoleError::market(viewer.lang, e) {
-        ConsoleError::Page {
-            status, message, ..
-        } if status != StatusCode::FORBIDDEN && status != StatusCode::UNAUTHORIZED => Ok(message),
-        other => Err(other),
-    }
-}
-
 /// `POST /tenants/{tenant}/customers/import`: a CSV file, all or nothing;
 /// errors name the record and field.
 pub async fn import(
@@ -319,19 +310,10 @@ pub async fn import(
             customers_page(&market, &viewer, &tenant, Some(done), None).await
         }
         Err(e) => {
-            let message = message_of(&viewer, e)?;
+            let message = action_message(&viewer, e)?;
             customers_page(&market, &viewer, &tenant, None, Some(message)).await
         }
     }
-}
-
-#[derive(Template)]
-#[template(path = "confirm_install.html")]
-struct ConfirmErase {
-    chrome: Chrome,
-    path: String,
-    question: String,
-    fields: Vec<(String, String)>,
 }
 
 /// `POST /tenants/{tenant}/customers/{id}/erase`: the profile and every
@@ -348,7 +330,7 @@ pub async fn erase(
         let chrome = viewer.chrome();
         return Ok(render(
             StatusCode::OK,
-            &ConfirmErase {
+            &Confirm {
                 question: format!("{} ({id})", chrome.t("confirm.erase")),
                 path: format!("/tenants/{tenant}/customers/{id}/erase"),
                 fields: Vec::new(),
@@ -366,7 +348,7 @@ pub async fn erase(
             customers_page(&market, &viewer, &tenant, Some(done), None).await
         }
         Err(e) => {
-            let message = message_of(&viewer, e)?;
+            let message = action_message(&viewer, e)?;
             customers_page(&market, &viewer, &tenant, None, Some(message)).await
         }
     }

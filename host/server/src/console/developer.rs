@@ -12,8 +12,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use mercato_registry::NewKey;
 
-use super::page::{Chrome, ConsoleError, Viewer, render, when};
-use crate::marketplace::{MarketError, Marketplace};
+use super::page::{Chrome, Confirm, ConsoleError, Viewer, action_message, render, when};
+use crate::marketplace::Marketplace;
 
 struct KeyRow {
     key_id: String,
@@ -108,24 +108,6 @@ pub async fn publisher(
     publisher_page(&market, &viewer, &publisher, None, None).await
 }
 
-fn message_of(viewer: &Viewer, e: MarketError) -> Result<String, ConsoleError> {
-    match ConsoleError::market(viewer.lang, e) {
-        ConsoleError::Page {
-            status, message, ..
-        } if status != StatusCode::FORBIDDEN && status != StatusCode::UNAUTHORIZED => Ok(message),
-        other => Err(other),
-    }
-}
-
-#[derive(Template)]
-#[template(path = "confirm_install.html")]
-struct ConfirmKey {
-    chrome: Chrome,
-    path: String,
-    question: String,
-    fields: Vec<(String, String)>,
-}
-
 /// `POST /publishers/{publisher}/keys`: register, rotate or revoke a key.
 pub async fn keys(
     State(market): State<Arc<Marketplace>>,
@@ -140,7 +122,7 @@ pub async fn keys(
         let chrome = viewer.chrome();
         return Ok(render(
             StatusCode::OK,
-            &ConfirmKey {
+            &Confirm {
                 question: format!(
                     "{} ({})",
                     chrome.t(&format!("confirm.{action}_key")),
@@ -189,7 +171,7 @@ pub async fn keys(
             publisher_page(&market, &viewer, &publisher, Some(done), None).await
         }
         Err(e) => {
-            let message = message_of(&viewer, e)?;
+            let message = action_message(&viewer, e)?;
             publisher_page(&market, &viewer, &publisher, None, Some(message)).await
         }
     }
@@ -239,7 +221,7 @@ pub async fn upload(
             publisher_page(&market, &viewer, &publisher, Some(done), None).await
         }
         Err(e) => {
-            let message = message_of(&viewer, e)?;
+            let message = action_message(&viewer, e)?;
             publisher_page(&market, &viewer, &publisher, None, Some(message)).await
         }
     }

@@ -20,7 +20,7 @@ use mercato_registry::{
 use semver::Version;
 use serde_json::Value;
 
-use super::page::{Chrome, ConsoleError, Viewer, render};
+use super::page::{Chrome, Confirm, ConsoleError, Viewer, action_message, render};
 use super::settings_form::{self, Field};
 use crate::marketplace::{MarketError, Marketplace};
 
@@ -200,30 +200,10 @@ pub async fn enable(
             Redirect::to(&format!("/tenants/{tenant}/installs/{}/settings", i.id)).into_response(),
         ),
         Err(e) => {
-            let message = message_of(&viewer, e)?;
+            let message = action_message(&viewer, e)?;
             installs_page(&market, &viewer, &tenant, None, Some(message)).await
         }
     }
-}
-
-/// The message of a marketplace failure, or the failure itself when it is
-/// not about the action (signed out, forbidden).
-fn message_of(viewer: &Viewer, e: MarketError) -> Result<String, ConsoleError> {
-    match ConsoleError::market(viewer.lang, e) {
-        ConsoleError::Page {
-            status, message, ..
-        } if status != StatusCode::FORBIDDEN && status != StatusCode::UNAUTHORIZED => Ok(message),
-        other => Err(other),
-    }
-}
-
-#[derive(Template)]
-#[template(path = "confirm_install.html")]
-struct ConfirmInstall {
-    chrome: Chrome,
-    path: String,
-    question: String,
-    fields: Vec<(String, String)>,
 }
 
 /// `POST /tenants/{tenant}/installs/{id}`: enable, disable, switch tracking,
@@ -243,7 +223,7 @@ pub async fn act(
         let chrome = viewer.chrome();
         return Ok(render(
             StatusCode::OK,
-            &ConfirmInstall {
+            &Confirm {
                 question: format!("{} ({id})", chrome.t(&format!("confirm.{action}"))),
                 path: format!("/tenants/{tenant}/installs/{id}"),
                 fields: vec![("action".into(), action.clone())],
@@ -309,7 +289,7 @@ pub async fn act(
             .await
         }
         Err(e) => {
-            let message = message_of(&viewer, e)?;
+            let message = action_message(&viewer, e)?;
             installs_page(
                 &market,
                 &viewer,
@@ -419,7 +399,7 @@ pub async fn save_settings(
                     errors.insert(field, message);
                 }
             }
-            Err(e) => error = Some(message_of(&viewer, e)?),
+            Err(e) => error = Some(action_message(&viewer, e)?),
         }
     } else {
         // Show what was typed, not what is stored.
@@ -603,7 +583,7 @@ pub async fn move_version(
         let chrome = viewer.chrome();
         return Ok(render(
             StatusCode::OK,
-            &ConfirmInstall {
+            &Confirm {
                 question: format!(
                     "{} {id} → {version_text}",
                     chrome.t(&format!("confirm.{action}"))
@@ -660,7 +640,7 @@ pub async fn move_version(
             .await
         }
         Err(e) => {
-            let message = message_of(&viewer, e)?;
+            let message = action_message(&viewer, e)?;
             versions_page(&market, &viewer, &tenant, &id, Some(message)).await
         }
     }

@@ -13,7 +13,7 @@ use axum::response::Response;
 use mercato_registry::Decision;
 use mercato_registry::inbox::{Answer, Approval};
 
-use super::page::{Chrome, ConsoleError, Viewer, render, when};
+use super::page::{Chrome, Confirm, ConsoleError, Viewer, action_message, render, when};
 use crate::marketplace::Marketplace;
 
 struct Row {
@@ -101,15 +101,6 @@ pub async fn inbox(
     inbox_page(&market, &viewer, &tenant, None, None).await
 }
 
-#[derive(Template)]
-#[template(path = "confirm_install.html")]
-struct ConfirmReject {
-    chrome: Chrome,
-    path: String,
-    question: String,
-    fields: Vec<(String, String)>,
-}
-
 /// `POST /tenants/{tenant}/approvals/{id}`: approve, or reject with a
 /// reason; the component hears of it at once.
 pub async fn decide(
@@ -135,7 +126,7 @@ pub async fn decide(
         let chrome = viewer.chrome();
         return Ok(render(
             StatusCode::OK,
-            &ConfirmReject {
+            &Confirm {
                 question: chrome.t("confirm.reject_request").to_owned(),
                 path: format!("/tenants/{tenant}/approvals/{id}"),
                 fields: vec![
@@ -167,13 +158,9 @@ pub async fn decide(
             );
             inbox_page(&market, &viewer, &tenant, Some(done), None).await
         }
-        Err(e) => match ConsoleError::market(viewer.lang, e) {
-            ConsoleError::Page {
-                status, message, ..
-            } if status != StatusCode::FORBIDDEN && status != StatusCode::UNAUTHORIZED => {
-                inbox_page(&market, &viewer, &tenant, None, Some(message)).await
-            }
-            other => Err(other),
-        },
+        Err(e) => {
+            let message = action_message(&viewer, e)?;
+            inbox_page(&market, &viewer, &tenant, None, Some(message)).await
+        }
     }
 }

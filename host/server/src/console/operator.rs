@@ -13,8 +13,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use mercato_registry::{NewAccount, NewTenant, Role};
 
-use super::page::{Chrome, ConsoleError, Viewer, render, when};
-use crate::marketplace::{MarketError, Marketplace};
+use super::page::{Chrome, ConsoleError, Viewer, action_message, render, when};
+use crate::marketplace::Marketplace;
 
 fn operator(viewer: &Viewer) -> Result<&mercato_registry::Principal, ConsoleError> {
     let me = viewer.principal()?;
@@ -102,15 +102,6 @@ pub async fn admin(
     admin_page(&market, &viewer, None, None, None).await
 }
 
-fn message_of(viewer: &Viewer, e: MarketError) -> Result<String, ConsoleError> {
-    match ConsoleError::market(viewer.lang, e) {
-        ConsoleError::Page {
-            status, message, ..
-        } if status != StatusCode::FORBIDDEN && status != StatusCode::UNAUTHORIZED => Ok(message),
-        other => Err(other),
-    }
-}
-
 /// `POST /admin`: create a tenant, an account, or another token.
 pub async fn act(
     State(market): State<Arc<Marketplace>>,
@@ -186,7 +177,7 @@ pub async fn act(
     match outcome {
         Ok((token, done)) => admin_page(&market, &viewer, token, Some(done), None).await,
         Err(e) => {
-            let message = message_of(&viewer, e)?;
+            let message = action_message(&viewer, e)?;
             admin_page(&market, &viewer, None, None, Some(message)).await
         }
     }

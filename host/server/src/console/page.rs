@@ -326,6 +326,32 @@ pub fn when(ms: i64) -> String {
     format!("{y:04}-{mo:02}-{d:02} {h:02}:{m:02} UTC")
 }
 
+/// What went wrong with an action, to show on its own page; a refusal of
+/// the page itself (signed out, forbidden) stays a failure.
+pub fn action_message(viewer: &Viewer, e: MarketError) -> Result<String, ConsoleError> {
+    match ConsoleError::market(viewer.lang, e) {
+        ConsoleError::Page {
+            status, message, ..
+        } if status != StatusCode::FORBIDDEN && status != StatusCode::UNAUTHORIZED => Ok(message),
+        other => Err(other),
+    }
+}
+
+/// The confirmation a destructive action asks for: the question, and the
+/// form that posts the action again with `confirm=yes`.
+#[derive(Template)]
+#[template(path = "confirm.html")]
+pub struct Confirm {
+    /// The frame.
+    pub chrome: Chrome,
+    /// Where the confirmed form posts.
+    pub path: String,
+    /// What is asked.
+    pub question: String,
+    /// The action's own fields, posted again.
+    pub fields: Vec<(String, String)>,
+}
+
 /// Percent-encode a path for a query parameter.
 pub fn urlencode(text: &str) -> String {
     text.bytes()

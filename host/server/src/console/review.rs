@@ -20,7 +20,7 @@ use semver::Version;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::page::{Chrome, ConsoleError, Viewer, render, when};
+use super::page::{Chrome, Confirm, ConsoleError, Viewer, action_message, render, when};
 use crate::marketplace::{HOST_ONLY, MarketError, Marketplace};
 
 struct QueueRow {
@@ -323,16 +323,6 @@ pub struct Decide {
     confirm: Option<String>,
 }
 
-#[derive(Template)]
-#[template(path = "confirm.html")]
-struct ConfirmPage {
-    chrome: Chrome,
-    path: String,
-    question: String,
-    action: String,
-    reason: String,
-}
-
 /// `POST /review/{publisher}/{name}/{version}`.
 pub async fn decide(
     State(market): State<Arc<Marketplace>>,
@@ -350,11 +340,13 @@ pub async fn decide(
         let chrome = viewer.chrome();
         return Ok(render(
             StatusCode::OK,
-            &ConfirmPage {
+            &Confirm {
                 question: chrome.t(&format!("confirm.{}", form.action)).to_owned(),
                 path: format!("/review/{name}/{version}"),
-                action: form.action.clone(),
-                reason: form.reason.clone(),
+                fields: vec![
+                    ("action".into(), form.action.clone()),
+                    ("reason".into(), form.reason.clone()),
+                ],
                 chrome,
             },
         ));
@@ -411,10 +403,7 @@ pub async fn decide(
             review_page(&market, &viewer, &name, &version, Some(done), rollout, None).await
         }
         Err(e) => {
-            let message = match ConsoleError::market(viewer.lang, e) {
-                ConsoleError::Page { message, .. } => message,
-                other => return Err(other),
-            };
+            let message = action_message(&viewer, e)?;
             review_page(
                 &market,
                 &viewer,
