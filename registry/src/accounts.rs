@@ -45,6 +45,19 @@ pub struct NewAccount {
     pub publisher: Option<String>,
 }
 
+/// A token as listed: never its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TokenInfo {
+    /// Its id (to revoke it).
+    pub id: String,
+    /// What it is for.
+    pub label: String,
+    /// Milliseconds since the epoch.
+    pub created_at: i64,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<i64>,
+}
+
 /// A freshly issued token: shown once, never stored.
 #[derive(Debug, Clone, Serialize)]
 pub struct IssuedToken {
@@ -216,6 +229,35 @@ impl crate::Registry {
         let token = Self::insert_token(&mut change, &account, label).await?;
         change.commit().await?;
         Ok(token)
+    }
+
+    /// The tokens of account `name` (operators, or the account itself),
+    /// newest first; never their secrets.
+    pub async fn tokens(
+        &self,
+        actor: &Principal,
+        name: &str,
+    ) -> Result<Vec<TokenInfo>, RegistryError> {
+        if actor.name != name {
+            actor.require(&[Role::Operator], "list other accounts' tokens")?;
+        }
+        let rows = sqlx::query(
+            "SELECT t.id, t.label, t.created_at, t.revoked_at FROM tokens t \
+             JOIN accounts a ON a.id = t.account WHERE a.name = $1 ORDER BY t.created_at DESC, t.id",
+        )
+        .bind(name)
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(TokenInfo {
+                    id: r.try_get(0)?,
+                    label: r.try_get(1)?,
+                    created_at: r.try_get(2)?,
+                    revoked_at: r.try_get(3)?,
+                })
+            })
+            .collect()
     }
 
     /// Revoke a token by id (operators, or the account that owns it).

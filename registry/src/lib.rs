@@ -31,7 +31,7 @@ pub mod state;
 pub mod tenants;
 pub mod versions;
 
-pub use accounts::{Account, IssuedToken, NewAccount};
+pub use accounts::{Account, IssuedToken, NewAccount, TokenInfo};
 pub use customers::SqlCustomers;
 pub use db::{Database, DbError};
 pub use error::RegistryError;

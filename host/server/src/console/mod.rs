@@ -52,6 +52,10 @@ pub fn routes() -> Router<Arc<Marketplace>> {
         )
         .route("/catalog", get(director::catalog))
         .route("/admin", get(operator::admin).post(operator::act))
+        .route(
+            "/admin/accounts/{name}",
+            get(operator::account).post(operator::revoke_token),
+        )
         .route("/admin/audit", get(operator::audit))
         .route("/admin/metrics", get(operator::metrics))
         .route("/publishers/{publisher}", get(developer::publisher))

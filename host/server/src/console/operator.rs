@@ -8,12 +8,12 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::Form;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use mercato_registry::{NewAccount, NewTenant, Role};
 
-use super::page::{Chrome, ConsoleError, Viewer, action_message, render, when};
+use super::page::{Chrome, Confirm, ConsoleError, Viewer, action_message, render, when};
 use crate::marketplace::Marketplace;
 
 fn operator(viewer: &Viewer) -> Result<&mercato_registry::Principal, ConsoleError> {
@@ -179,6 +179,103 @@ pub async fn act(
         Err(e) => {
             let message = action_message(&viewer, e)?;
             admin_page(&market, &viewer, None, None, Some(message)).await
+        }
+    }
+}
+
+struct TokenRow {
+    id: String,
+    label: String,
+    created: String,
+    revoked: String,
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage {
+    chrome: Chrome,
+    name: String,
+    tokens: Vec<TokenRow>,
+    done: Option<String>,
+    error: Option<String>,
+}
+
+async fn account_page(
+    market: &Marketplace,
+    viewer: &Viewer,
+    name: &str,
+    done: Option<String>,
+    error: Option<String>,
+) -> Result<Response, ConsoleError> {
+    let me = operator(viewer)?;
+    let tokens = market
+        .registry()
+        .tokens(me, name)
+        .await
+        .map_err(|e| ConsoleError::market(viewer.lang, e.into()))?
+        .into_iter()
+        .map(|t| TokenRow {
+            revoked: t.revoked_at.map(when).unwrap_or_default(),
+            created: when(t.created_at),
+            id: t.id,
+            label: t.label,
+        })
+        .collect();
+    Ok(render(
+        if error.is_some() {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            StatusCode::OK
+        },
+        &AccountPage {
+            chrome: viewer.chrome(),
+            name: name.to_owned(),
+            tokens,
+            done,
+            error,
+        },
+    ))
+}
+
+/// `GET /admin/accounts/{name}`: its tokens.
+pub async fn account(
+    State(market): State<Arc<Marketplace>>,
+    viewer: Viewer,
+    Path(name): Path<String>,
+) -> Result<Response, ConsoleError> {
+    account_page(&market, &viewer, &name, None, None).await
+}
+
+/// `POST /admin/accounts/{name}`: revoke one of its tokens, after confirming.
+pub async fn revoke_token(
+    State(market): State<Arc<Marketplace>>,
+    viewer: Viewer,
+    Path(name): Path<String>,
+    Form(form): Form<BTreeMap<String, String>>,
+) -> Result<Response, ConsoleError> {
+    let field = |key: &str| form.get(key).map_or("", |v| v.trim()).to_owned();
+    let me = viewer.check_csrf(&field("csrf"))?.principal.clone();
+    let id = field("token");
+    if field("confirm") != "yes" {
+        let chrome = viewer.chrome();
+        return Ok(render(
+            StatusCode::OK,
+            &Confirm {
+                question: format!("{} ({id})", chrome.t("confirm.revoke_token")),
+                path: format!("/admin/accounts/{name}"),
+                fields: vec![("token".into(), id)],
+                chrome,
+            },
+        ));
+    }
+    match market.revoke_token(&me, &id).await {
+        Ok(()) => {
+            let done = format!("{id}: {}", viewer.chrome().t("done.token_revoked"));
+            account_page(&market, &viewer, &name, Some(done), None).await
+        }
+        Err(e) => {
+            let message = action_message(&viewer, e)?;
+            account_page(&market, &viewer, &name, None, Some(message)).await
         }
     }
 }
