@@ -14,7 +14,9 @@ use mercato_registry::CustomerProfile;
 use mercato_registry::events::{EventQuery, StoredEvent};
 use serde::Deserialize;
 
-use super::page::{Chrome, Confirm, ConsoleError, Viewer, action_message, render, urlencode, when};
+use super::page::{
+    Chrome, Confirm, ConsoleError, Viewer, action_message, render, status_for, urlencode, when,
+};
 use crate::marketplace::Marketplace;
 
 /// The most events one page shows; the CSV export takes up to the API's cap.
@@ -149,11 +151,7 @@ pub async fn events(
     };
     let export = format!("/tenants/{tenant}/events.csv?{}", filter.as_query_string());
     Ok(render(
-        if error.is_some() {
-            StatusCode::UNPROCESSABLE_ENTITY
-        } else {
-            StatusCode::OK
-        },
+        status_for(&error),
         &EventsPage {
             chrome: viewer.chrome(),
             tenant,
@@ -244,11 +242,7 @@ async fn customers_page(
         })
         .collect();
     Ok(render(
-        if error.is_some() {
-            StatusCode::UNPROCESSABLE_ENTITY
-        } else {
-            StatusCode::OK
-        },
+        status_for(&error),
         &CustomersPage {
             chrome: viewer.chrome(),
             tenant: tenant.to_owned(),

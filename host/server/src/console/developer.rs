@@ -12,7 +12,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use mercato_registry::NewKey;
 
-use super::page::{Chrome, Confirm, ConsoleError, Viewer, action_message, render, when};
+use super::page::{
+    Chrome, Confirm, ConsoleError, Viewer, action_message, render, status_for, unknown_action, when,
+};
 use crate::marketplace::Marketplace;
 
 struct KeyRow {
@@ -83,11 +85,7 @@ async fn publisher_page(
         .collect();
     versions.sort_by(|a, b| (&a.name, &b.version).cmp(&(&b.name, &a.version)));
     Ok(render(
-        if error.is_some() {
-            StatusCode::UNPROCESSABLE_ENTITY
-        } else {
-            StatusCode::OK
-        },
+        status_for(&error),
         &PublisherPage {
             chrome,
             publisher: publisher.to_owned(),
@@ -154,13 +152,7 @@ pub async fn keys(
             .revoke_key(&me, &publisher, &field("key_id"))
             .await
             .map(|k| k.key_id),
-        other => {
-            return Err(ConsoleError::Page {
-                status: StatusCode::UNPROCESSABLE_ENTITY,
-                message: format!("unknown action `{other}`"),
-                lang: viewer.lang,
-            });
-        }
+        other => return Err(unknown_action(&viewer, other)),
     };
     match result {
         Ok(key_id) => {

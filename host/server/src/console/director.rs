@@ -20,7 +20,9 @@ use mercato_registry::{
 use semver::Version;
 use serde_json::Value;
 
-use super::page::{Chrome, Confirm, ConsoleError, Viewer, action_message, render};
+use super::page::{
+    Chrome, Confirm, ConsoleError, Viewer, action_message, render, status_for, unknown_action,
+};
 use super::settings_form::{self, Field};
 use crate::marketplace::{MarketError, Marketplace};
 
@@ -147,11 +149,7 @@ async fn installs_page(
             tracking: i.tracking,
         })
         .collect();
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
+    let status = status_for(&error);
     Ok(render(
         status,
         &InstallsPage {
@@ -265,13 +263,7 @@ pub async fn act(
             market.accept(&me, &tenant, &id, &version).await.map(drop)
         }
         "remove" => market.uninstall(&me, &tenant, &id).await,
-        other => {
-            return Err(ConsoleError::Page {
-                status: StatusCode::UNPROCESSABLE_ENTITY,
-                message: format!("unknown action `{other}`"),
-                lang: viewer.lang,
-            });
-        }
+        other => return Err(unknown_action(&viewer, other)),
     };
     match result {
         Ok(()) => {
@@ -548,11 +540,7 @@ async fn versions_page(
         })
         .collect();
     choices.sort_by(|a, b| b.version.cmp(&a.version));
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
+    let status = status_for(&error);
     Ok(render(
         status,
         &VersionsPage {
@@ -616,13 +604,7 @@ pub async fn move_version(
             .await
             .map(drop),
         "rollback" => market.rollback(&me, &tenant, &id, &version).await.map(drop),
-        other => {
-            return Err(ConsoleError::Page {
-                status: StatusCode::UNPROCESSABLE_ENTITY,
-                message: format!("unknown action `{other}`"),
-                lang: viewer.lang,
-            });
-        }
+        other => return Err(unknown_action(&viewer, other)),
     };
     match result {
         Ok(()) => {

@@ -13,7 +13,9 @@ use axum::response::Response;
 use mercato_registry::Decision;
 use mercato_registry::inbox::{Answer, Approval};
 
-use super::page::{Chrome, Confirm, ConsoleError, Viewer, action_message, render, when};
+use super::page::{
+    Chrome, Confirm, ConsoleError, Viewer, action_message, render, status_for, when,
+};
 use crate::marketplace::Marketplace;
 
 struct Row {
@@ -74,11 +76,7 @@ async fn inbox_page(
         .into_iter()
         .map(|a| row(&chrome, a))
         .partition(|r| r.pending);
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
+    let status = status_for(&error);
     Ok(render(
         status,
         &InboxPage {

@@ -13,7 +13,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use mercato_registry::{NewAccount, NewTenant, Role};
 
-use super::page::{Chrome, Confirm, ConsoleError, Viewer, action_message, render, when};
+use super::page::{
+    Chrome, Confirm, ConsoleError, Viewer, action_message, render, status_for, unknown_action, when,
+};
 use crate::marketplace::Marketplace;
 
 fn operator(viewer: &Viewer) -> Result<&mercato_registry::Principal, ConsoleError> {
@@ -77,11 +79,7 @@ async fn admin_page(
         .map(|r| (r.as_str(), chrome.tr("role", r.as_str())))
         .collect();
     Ok(render(
-        if error.is_some() {
-            StatusCode::UNPROCESSABLE_ENTITY
-        } else {
-            StatusCode::OK
-        },
+        status_for(&error),
         &AdminPage {
             chrome,
             tenants,
@@ -166,13 +164,7 @@ pub async fn act(
                     )
                 })
         }
-        other => {
-            return Err(ConsoleError::Page {
-                status: StatusCode::UNPROCESSABLE_ENTITY,
-                message: format!("unknown action `{other}`"),
-                lang: viewer.lang,
-            });
-        }
+        other => return Err(unknown_action(&viewer, other)),
     };
     match outcome {
         Ok((token, done)) => admin_page(&market, &viewer, token, Some(done), None).await,
@@ -222,11 +214,7 @@ async fn account_page(
         })
         .collect();
     Ok(render(
-        if error.is_some() {
-            StatusCode::UNPROCESSABLE_ENTITY
-        } else {
-            StatusCode::OK
-        },
+        status_for(&error),
         &AccountPage {
             chrome: viewer.chrome(),
             name: name.to_owned(),

@@ -326,6 +326,24 @@ pub fn when(ms: i64) -> String {
     format!("{y:04}-{mo:02}-{d:02} {h:02}:{m:02} UTC")
 }
 
+/// A page that shows the error of an action answers 422, else 200.
+pub fn status_for(error: &Option<String>) -> StatusCode {
+    if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    }
+}
+
+/// An unknown `action` field.
+pub fn unknown_action(viewer: &Viewer, action: &str) -> ConsoleError {
+    ConsoleError::Page {
+        status: StatusCode::UNPROCESSABLE_ENTITY,
+        message: format!("unknown action `{action}`"),
+        lang: viewer.lang,
+    }
+}
+
 /// What went wrong with an action, to show on its own page; a refusal of
 /// the page itself (signed out, forbidden) stays a failure.
 pub fn action_message(viewer: &Viewer, e: MarketError) -> Result<String, ConsoleError> {
