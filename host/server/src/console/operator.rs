@@ -37,6 +37,7 @@ struct AccountRow {
 struct AdminPage {
     chrome: Chrome,
     tenants: Vec<(String, String, String)>,
+    publishers: Vec<String>,
     accounts: Vec<AccountRow>,
     roles: Vec<(&'static str, String)>,
     new_token: Option<(String, String)>,
@@ -62,6 +63,7 @@ async fn admin_page(
         .into_iter()
         .map(|t| (t.name, t.title, when(t.created_at)))
         .collect();
+    let publishers = registry.publishers().await.map_err(fail)?;
     let accounts = registry
         .accounts(me, None)
         .await
@@ -83,6 +85,7 @@ async fn admin_page(
         &AdminPage {
             chrome,
             tenants,
+            publishers,
             accounts,
             roles,
             new_token,
@@ -126,6 +129,15 @@ pub async fn act(
                     format!("{} {}", chrome.t("admin.tenant_created"), t.name),
                 )
             }),
+        "create-publisher" => {
+            let name = field("name");
+            market.create_publisher(&me, &name).await.map(|()| {
+                (
+                    None,
+                    format!("{} {name}", chrome.t("admin.publisher_created")),
+                )
+            })
+        }
         "create-account" => {
             let role = field("role")
                 .parse::<Role>()
