@@ -121,13 +121,15 @@ impl crate::Registry {
         .bind(tenant)
         .fetch_all(&mut *conn)
         .await?;
+        // Every install's history in one query, not one per install.
+        let mut histories = Self::tenant_history(&mut conn, tenant).await?;
         let mut out = Vec::new();
         for row in &rows {
             let mut install = install_from_row(row)?;
             if actor.role == Role::Rep && !install.enabled {
                 continue;
             }
-            install.history = Self::history(&mut conn, tenant, &install.id).await?;
+            install.history = histories.remove(&install.id).unwrap_or_default();
             out.push(install);
         }
         Ok(out)

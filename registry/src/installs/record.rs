@@ -204,6 +204,26 @@ impl crate::Registry {
             .collect()
     }
 
+    /// Every install's history in `tenant`, by install id.
+    pub(super) async fn tenant_history(
+        conn: &mut AnyConnection,
+        tenant: &str,
+    ) -> Result<std::collections::HashMap<String, Vec<Version>>, RegistryError> {
+        let rows =
+            sqlx::query("SELECT id, version FROM install_history WHERE tenant = $1 ORDER BY since")
+                .bind(tenant)
+                .fetch_all(conn)
+                .await?;
+        let mut out: std::collections::HashMap<String, Vec<Version>> = Default::default();
+        for r in &rows {
+            let v: String = r.try_get(1)?;
+            out.entry(r.try_get(0)?)
+                .or_default()
+                .push(v.parse().map_err(|e| corrupt("version", e))?);
+        }
+        Ok(out)
+    }
+
     pub(super) async fn save_install(
         change: &mut Change,
         before: Option<&Install>,
