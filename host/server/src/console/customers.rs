@@ -15,7 +15,8 @@ use mercato_registry::events::{EventQuery, StoredEvent};
 use serde::Deserialize;
 
 use super::page::{
-    Chrome, Confirm, ConsoleError, Viewer, action_message, render, status_for, urlencode, when,
+    Chrome, Confirm, ConsoleError, Viewer, action_message, read_upload, render, status_for,
+    urlencode, when,
 };
 use crate::marketplace::Marketplace;
 
@@ -268,31 +269,14 @@ pub async fn import(
     State(market): State<Arc<Marketplace>>,
     viewer: Viewer,
     Path(tenant): Path<String>,
-    mut form: Multipart,
+    form: Multipart,
 ) -> Result<Response, ConsoleError> {
-    let bad = |message: String| ConsoleError::Page {
+    let (csrf, file) = read_upload(&viewer, form, "file").await?;
+    let file = String::from_utf8(file).map_err(|e| ConsoleError::Page {
         status: StatusCode::UNPROCESSABLE_ENTITY,
-        message,
+        message: format!("the file is not UTF-8 text: {e}"),
         lang: viewer.lang,
-    };
-    let mut csrf = String::new();
-    let mut file = String::new();
-    while let Some(field) = form
-        .next_field()
-        .await
-        .map_err(|e| bad(format!("the upload is malformed: {e}")))?
-    {
-        match field.name() {
-            Some("csrf") => csrf = field.text().await.unwrap_or_default(),
-            Some("file") => {
-                file = field
-                    .text()
-                    .await
-                    .map_err(|e| bad(format!("the file is not UTF-8 text: {e}")))?
-            }
-            _ => {}
-        }
-    }
+    })?;
     let me = viewer.check_csrf(&csrf)?.principal.clone();
     let result = match mercato_registry::customers::from_csv(&file) {
         Ok(profiles) => market.import_customers(&me, &tenant, profiles).await,

@@ -13,7 +13,8 @@ use axum::response::Response;
 use mercato_registry::NewKey;
 
 use super::page::{
-    Chrome, Confirm, ConsoleError, Viewer, action_message, render, status_for, unknown_action, when,
+    Chrome, Confirm, ConsoleError, Viewer, action_message, read_upload, render, status_for,
+    unknown_action, when,
 };
 use crate::marketplace::Marketplace;
 
@@ -175,32 +176,9 @@ pub async fn upload(
     State(market): State<Arc<Marketplace>>,
     viewer: Viewer,
     Path(publisher): Path<String>,
-    mut form: Multipart,
+    form: Multipart,
 ) -> Result<Response, ConsoleError> {
-    let bad = |message: String| ConsoleError::Page {
-        status: StatusCode::UNPROCESSABLE_ENTITY,
-        message,
-        lang: viewer.lang,
-    };
-    let mut csrf = String::new();
-    let mut file = Vec::new();
-    while let Some(field) = form
-        .next_field()
-        .await
-        .map_err(|e| bad(format!("the upload is malformed or too large: {e}")))?
-    {
-        match field.name() {
-            Some("csrf") => csrf = field.text().await.unwrap_or_default(),
-            Some("package") => {
-                file = field
-                    .bytes()
-                    .await
-                    .map_err(|e| bad(format!("the package could not be read: {e}")))?
-                    .to_vec()
-            }
-            _ => {}
-        }
-    }
+    let (csrf, file) = read_upload(&viewer, form, "package").await?;
     let me = viewer.check_csrf(&csrf)?.principal.clone();
     match market.publish(&me, file).await {
         Ok(v) => {

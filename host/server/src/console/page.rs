@@ -326,6 +326,36 @@ pub fn when(ms: i64) -> String {
     format!("{y:04}-{mo:02}-{d:02} {h:02}:{m:02} UTC")
 }
 
+/// A form with a file: its CSRF token and the bytes of field `file_field`.
+pub async fn read_upload(
+    viewer: &Viewer,
+    mut form: axum::extract::Multipart,
+    file_field: &str,
+) -> Result<(String, Vec<u8>), ConsoleError> {
+    let bad = |message: String| ConsoleError::Page {
+        status: StatusCode::UNPROCESSABLE_ENTITY,
+        message,
+        lang: viewer.lang,
+    };
+    let (mut csrf, mut file) = (String::new(), Vec::new());
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| bad(format!("the upload is malformed or too large: {e}")))?
+    {
+        if field.name() == Some("csrf") {
+            csrf = field.text().await.unwrap_or_default();
+        } else if field.name() == Some(file_field) {
+            file = field
+                .bytes()
+                .await
+                .map_err(|e| bad(format!("the file could not be read: {e}")))?
+                .to_vec();
+        }
+    }
+    Ok((csrf, file))
+}
+
 /// A page that shows the error of an action answers 422, else 200.
 pub fn status_for(error: &Option<String>) -> StatusCode {
     if error.is_some() {

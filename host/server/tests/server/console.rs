@@ -165,6 +165,34 @@ fn form_encode(text: &str) -> String {
 
 const PACKAGE: &str = "acme/booking";
 
+/// Tenant `south` and its director `sam`; sam's token.
+async fn director_of_south(app: &TestApp) -> String {
+    app.market
+        .create_tenant(
+            &Principal::console(),
+            mercato_registry::NewTenant {
+                name: "south".into(),
+                title: None,
+            },
+        )
+        .await
+        .unwrap();
+    let (_, sam) = app
+        .market
+        .create_account(
+            &Principal::console(),
+            mercato_registry::NewAccount {
+                name: "sam".into(),
+                role: mercato_registry::Role::Director,
+                tenant: Some("south".into()),
+                publisher: None,
+            },
+        )
+        .await
+        .unwrap();
+    sam.token
+}
+
 /// Publisher acme with 1.0.0 approved and 1.1.0 (asking `customers` too)
 /// submitted; a reviewer, a director, a developer.
 async fn app() -> TestApp {
@@ -486,29 +514,7 @@ async fn the_reviewer_sees_the_changes_and_decides_and_others_are_refused() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_director_enables_configures_accepts_and_disables_within_its_own_tenant() {
     let app = app().await;
-    app.market
-        .create_tenant(
-            &Principal::console(),
-            mercato_registry::NewTenant {
-                name: "south".into(),
-                title: None,
-            },
-        )
-        .await
-        .unwrap();
-    let (_, sam) = app
-        .market
-        .create_account(
-            &Principal::console(),
-            mercato_registry::NewAccount {
-                name: "sam".into(),
-                role: mercato_registry::Role::Director,
-                tenant: Some("south".into()),
-                publisher: None,
-            },
-        )
-        .await
-        .unwrap();
+    let sam = director_of_south(&app).await;
     let mut b = Browser::new(&app);
     b.sign_in(app.token("dora")).await;
 
@@ -661,7 +667,7 @@ async fn the_director_enables_configures_accepts_and_disables_within_its_own_ten
 
     // Another tenant's director sees nothing of north, and changes nothing.
     let mut other = Browser::new(&app);
-    other.sign_in(&sam.token).await;
+    other.sign_in(&sam).await;
     assert_eq!(other.get("/tenants/north/installs").await.status, 403);
     assert_eq!(
         other
@@ -1157,31 +1163,9 @@ async fn the_dashboard_shows_each_arm_and_draws_curves_over_days() {
     );
 
     // Another tenant's director sees nothing of it.
-    app.market
-        .create_tenant(
-            &Principal::console(),
-            mercato_registry::NewTenant {
-                name: "south".into(),
-                title: None,
-            },
-        )
-        .await
-        .unwrap();
-    let (_, sam) = app
-        .market
-        .create_account(
-            &Principal::console(),
-            mercato_registry::NewAccount {
-                name: "sam".into(),
-                role: mercato_registry::Role::Director,
-                tenant: Some("south".into()),
-                publisher: None,
-            },
-        )
-        .await
-        .unwrap();
+    let sam = director_of_south(&app).await;
     let mut other = Browser::new(&app);
-    other.sign_in(&sam.token).await;
+    other.sign_in(&sam).await;
     assert_eq!(
         other
             .get("/tenants/north/experiments/experiments/script")
