@@ -252,34 +252,14 @@ pub async fn act(
             .await
             .map(drop),
         "accept" => {
-            let version: Version =
-                form_field(&form, "version")
-                    .parse()
-                    .map_err(|e| ConsoleError::Page {
-                        status: StatusCode::UNPROCESSABLE_ENTITY,
-                        message: format!("version: {e}"),
-                        lang: viewer.lang,
-                    })?;
+            let version: Version = version_field(&viewer, form_field(&form, "version"))?;
             market.accept(&me, &tenant, &id, &version).await.map(drop)
         }
         "remove" => market.uninstall(&me, &tenant, &id).await,
         other => return Err(unknown_action(&viewer, other)),
     };
     match result {
-        Ok(()) => {
-            let done = viewer
-                .chrome()
-                .t(&format!("done.install.{action}"))
-                .to_owned();
-            installs_page(
-                &market,
-                &viewer,
-                &tenant,
-                Some(format!("{id}: {done}")),
-                None,
-            )
-            .await
-        }
+        Ok(()) => action_done(&market, &viewer, &tenant, &id, &action).await,
         Err(e) => {
             let message = action_message(&viewer, e)?;
             installs_page(
@@ -292,6 +272,30 @@ pub async fn act(
             .await
         }
     }
+}
+
+/// The `version` field of a form.
+fn version_field(viewer: &Viewer, text: &str) -> Result<Version, ConsoleError> {
+    text.parse().map_err(|e| ConsoleError::Page {
+        status: StatusCode::UNPROCESSABLE_ENTITY,
+        message: format!("version: {e}"),
+        lang: viewer.lang,
+    })
+}
+
+/// The installs page after `action` on install `id` succeeded.
+async fn action_done(
+    market: &Marketplace,
+    viewer: &Viewer,
+    tenant: &str,
+    id: &str,
+    action: &str,
+) -> Result<Response, ConsoleError> {
+    let done = viewer
+        .chrome()
+        .t(&format!("done.install.{action}"))
+        .to_owned();
+    installs_page(market, viewer, tenant, Some(format!("{id}: {done}")), None).await
 }
 
 #[derive(Template)]
@@ -585,11 +589,7 @@ pub async fn move_version(
             },
         ));
     }
-    let version: Version = version_text.parse().map_err(|e| ConsoleError::Page {
-        status: StatusCode::UNPROCESSABLE_ENTITY,
-        message: format!("version: {e}"),
-        lang: viewer.lang,
-    })?;
+    let version: Version = version_field(&viewer, &version_text)?;
     let result = match action.as_str() {
         "upgrade" => market
             .upgrade(
@@ -607,20 +607,7 @@ pub async fn move_version(
         other => return Err(unknown_action(&viewer, other)),
     };
     match result {
-        Ok(()) => {
-            let done = viewer
-                .chrome()
-                .t(&format!("done.install.{action}"))
-                .to_owned();
-            installs_page(
-                &market,
-                &viewer,
-                &tenant,
-                Some(format!("{id}: {done}")),
-                None,
-            )
-            .await
-        }
+        Ok(()) => action_done(&market, &viewer, &tenant, &id, &action).await,
         Err(e) => {
             let message = action_message(&viewer, e)?;
             versions_page(&market, &viewer, &tenant, &id, Some(message)).await
