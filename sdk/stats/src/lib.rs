@@ -1,28 +1,49 @@
-//! The statistics behind experiment results, shared by the experiments
-//! component, third-party components and the host (the console's dashboard
-//! draws its curves with these same functions), as plain functions so they
-//! can be checked against reference values (see the experiments component's
-//! `tests/reference/`).
+//! The statistics behind experiment results and rollout guardrails, shared by
+//! the experiments component, third-party components and the host (the
+//! console's dashboard draws its curves with these same functions), as plain
+//! functions checked against reference values from SciPy, statsmodels and
+//! GrowthBook's `gbstats` (see `tests/reference/`).
 //!
 //! Must stay free of I/O and of the host: it compiles into components.
 //!
-//! - Rates: two-proportion z-test with the pooled standard error for the
-//!   p-value; Wald interval (unpooled) for the absolute difference; the
-//!   log-ratio interval for the relative lift (`p1/p0 − 1`).
-//! - Means: Welch's t-test (unequal variances, Welch–Satterthwaite degrees
-//!   of freedom) for the p-value and the interval of the difference; the
-//!   relative interval is the absolute one divided by the control mean.
-//! - Sample ratio mismatch: Pearson's chi-square goodness of fit of units per
-//!   arm against the weights, `k − 1` degrees of freedom, empty arms included.
-//! - Sample size: per arm, two-sided α = 0.05, power 0.8, for Cohen's h
-//!   between the baseline rate and baseline + minimum detectable effect.
+//! Every figure is a [`Figure`]: a value and an interval that are `None` with
+//! an [`Undefined`] reason when they are not defined, and the [`Method`] that
+//! produced them. Methods (two-sided, 95%):
+//!
+//! - Rates ([`rates::compare`]): unpooled two-proportion z-test and its Wald
+//!   interval for the absolute lift — the test and the interval invert one
+//!   another, so `p < 0.05` exactly when the interval excludes 0; relative
+//!   lift `p₁/p₀ − 1` by the delta method.
+//! - Means ([`means::compare`]): Welch's t-test and interval (Welch–
+//!   Satterthwaite degrees of freedom); relative lift by the delta method with
+//!   the same degrees of freedom (as `gbstats`); CUPED regression adjustment
+//!   with θ from both arms pooled when a pre-period covariate was recorded.
+//! - Sequential ([`Analysis::Sequential`]): Gaussian mixture confidence
+//!   sequences (Waudby-Smith et al. 2023, eq. 9; tuning as in `gbstats`) and
+//!   their always-valid p-values, so looking at any time keeps the error rate.
+//! - Bayesian ([`bayes`]): normal posterior of the relative lift under a flat
+//!   (improper) prior: probability to beat the control and expected loss.
+//! - Many arms ([`correction`]): Holm and Benjamini–Hochberg adjusted p-values.
+//! - Sample ratio mismatch ([`srm`]): Pearson's chi-square against the weights.
+//! - Sample size ([`power`]): per arm for the unpooled z-test above.
 
-use statrs::distribution::{ChiSquared, ContinuousCDF, Normal, StudentsT};
+pub mod bayes;
+pub mod correction;
+mod inference;
+pub mod means;
+pub mod moments;
+pub mod power;
+pub mod rates;
+pub mod srm;
 
-/// Two-sided 95%.
-const LEVEL: f64 = 0.95;
+pub use inference::{Analysis, DEFAULT_TUNING};
+pub use moments::Moments;
 
-/// A confidence interval.
+/// Two-sided confidence level of every interval.
+pub const LEVEL: f64 = 0.95;
+
+/// An interval: a confidence interval, a confidence sequence or a credible
+/// interval, as the figure's [`Method`] says.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Interval {
     /// Lower bound.
@@ -31,183 +52,126 @@ pub struct Interval {
     pub high: f64,
 }
 
+impl Interval {
+    /// Whether `x` lies inside (bounds included).
+    pub fn contains(&self, x: f64) -> bool {
+        self.low <= x && x <= self.high
+    }
+}
+
+/// How a figure was computed; [`Method::name`] is the stable label results carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// A rate with its Wilson score interval.
+    Wilson,
+    /// A mean with its Student t interval.
+    StudentT,
+    /// Unpooled two-proportion z-test, Wald interval.
+    WaldZ,
+    /// Welch's t-test and interval.
+    WelchT,
+    /// Welch's t on CUPED-adjusted means.
+    CupedWelchT,
+    /// Delta-method relative lift, normal quantiles.
+    DeltaZ,
+    /// Delta-method relative lift, Welch t quantiles.
+    DeltaT,
+    /// Delta-method relative lift of CUPED-adjusted means.
+    CupedDeltaT,
+    /// Gaussian mixture confidence sequence (always valid).
+    MixtureSequence,
+    /// Gaussian mixture confidence sequence on CUPED-adjusted means.
+    CupedMixtureSequence,
+}
+
+impl Method {
+    /// The label results carry.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Wilson => "wilson",
+            Method::StudentT => "student-t",
+            Method::WaldZ => "unpooled-z-wald",
+            Method::WelchT => "welch-t",
+            Method::CupedWelchT => "cuped-welch-t",
+            Method::DeltaZ => "delta-method-z",
+            Method::DeltaT => "delta-method-welch-t",
+            Method::CupedDeltaT => "cuped-delta-method-welch-t",
+            Method::MixtureSequence => "gaussian-mixture-sequence",
+            Method::CupedMixtureSequence => "cuped-gaussian-mixture-sequence",
+        }
+    }
+}
+
+/// Why a figure is not defined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Undefined {
+    /// An arm has no units.
+    EmptyArm,
+    /// An arm has fewer than two units (no variance to estimate).
+    TooFewUnits,
+    /// The estimate has no variance: nothing varies where it would need to
+    /// (every rate 0 or 1, every value equal).
+    NoVariation,
+    /// The control's rate or mean is 0, so a relative lift has no meaning.
+    ZeroControl,
+}
+
+impl Undefined {
+    /// Why, in words.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Undefined::EmptyArm => "an arm has no units yet",
+            Undefined::TooFewUnits => "an arm has fewer than two units",
+            Undefined::NoVariation => "the estimate has no variance (rates of 0 or 100%, or equal values), so no interval can be drawn",
+            Undefined::ZeroControl => "the control's rate or mean is 0, so a relative lift is not defined",
+        }
+    }
+}
+
+/// One figure with its uncertainty.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Figure {
+    /// The estimate, `None` when not defined.
+    pub value: Option<f64>,
+    /// Its interval, `None` when not defined.
+    pub interval: Option<Interval>,
+    /// How it was computed.
+    pub method: Method,
+    /// Why `value` or `interval` is `None`.
+    pub undefined: Option<Undefined>,
+}
+
+impl Figure {
+    fn undefined(method: Method, why: Undefined) -> Figure {
+        Figure {
+            value: None,
+            interval: None,
+            method,
+            undefined: Some(why),
+        }
+    }
+
+    fn point(method: Method, value: f64, why: Undefined) -> Figure {
+        Figure {
+            value: Some(value),
+            interval: None,
+            method,
+            undefined: Some(why),
+        }
+    }
+}
+
 /// A treatment compared with the control.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Comparison {
     /// Treatment − control.
-    pub absolute_lift: f64,
+    pub absolute: Figure,
     /// (Treatment − control) / control.
-    pub relative_lift: f64,
-    /// 95% interval of the absolute lift.
-    pub absolute_ci: Interval,
-    /// 95% interval of the relative lift.
-    pub relative_ci: Interval,
-    /// Two-sided p-value.
-    pub p_value: f64,
-}
-
-fn normal() -> Normal {
-    // Mean 0, sd 1 is always a valid normal distribution.
-    Normal::standard()
-}
-
-fn z_crit() -> f64 {
-    normal().inverse_cdf(1.0 - (1.0 - LEVEL) / 2.0)
-}
-
-/// Conversion rates: `c1` of `n1` (treatment) against `c0` of `n0` (control).
-/// `None` when an arm is empty or nothing varies (both rates 0 or 1).
-pub fn two_proportions(c1: u64, n1: u64, c0: u64, n0: u64) -> Option<Comparison> {
-    if n1 == 0 || n0 == 0 {
-        return None;
-    }
-    let (c1f, n1f, c0f, n0f) = (c1 as f64, n1 as f64, c0 as f64, n0 as f64);
-    let (p1, p0) = (c1f / n1f, c0f / n0f);
-    let pooled = (c1f + c0f) / (n1f + n0f);
-    let se_pooled = (pooled * (1.0 - pooled) * (1.0 / n1f + 1.0 / n0f)).sqrt();
-    if se_pooled == 0.0 || !se_pooled.is_finite() {
-        return None;
-    }
-    let z = (p1 - p0) / se_pooled;
-    let p_value = 2.0 * normal().sf(z.abs());
-    let se = (p1 * (1.0 - p1) / n1f + p0 * (1.0 - p0) / n0f).sqrt();
-    let diff = p1 - p0;
-    let zc = z_crit();
-    let relative_ci = if c1 > 0 && c0 > 0 {
-        let se_log = (1.0 / c1f - 1.0 / n1f + 1.0 / c0f - 1.0 / n0f).sqrt();
-        let log_ratio = (p1 / p0).ln();
-        Interval {
-            low: (log_ratio - zc * se_log).exp() - 1.0,
-            high: (log_ratio + zc * se_log).exp() - 1.0,
-        }
-    } else {
-        Interval {
-            low: f64::NAN,
-            high: f64::NAN,
-        }
-    };
-    Some(Comparison {
-        absolute_lift: diff,
-        relative_lift: if p0 > 0.0 { diff / p0 } else { f64::NAN },
-        absolute_ci: Interval {
-            low: diff - zc * se,
-            high: diff + zc * se,
-        },
-        relative_ci,
-        p_value,
-    })
-}
-
-/// Summary of one arm's per-unit values.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct Moments {
-    /// Units.
-    pub n: u64,
-    /// Sum of values.
-    pub sum: f64,
-    /// Sum of squared values.
-    pub sum_sq: f64,
-}
-
-impl Moments {
-    /// Mean value per unit.
-    pub fn mean(&self) -> f64 {
-        if self.n == 0 {
-            0.0
-        } else {
-            self.sum / self.n as f64
-        }
-    }
-
-    /// Sample variance (n − 1 in the denominator).
-    pub fn variance(&self) -> f64 {
-        if self.n < 2 {
-            return 0.0;
-        }
-        let n = self.n as f64;
-        ((self.sum_sq - self.sum * self.sum / n) / (n - 1.0)).max(0.0)
-    }
-}
-
-/// Means: Welch's t-test of treatment `t` against control `c`. `None` with
-/// fewer than two units in an arm or no variance at all.
-pub fn welch(t: Moments, c: Moments) -> Option<Comparison> {
-    if t.n < 2 || c.n < 2 {
-        return None;
-    }
-    let (n1, n0) = (t.n as f64, c.n as f64);
-    let (v1, v0) = (t.variance() / n1, c.variance() / n0);
-    let se = (v1 + v0).sqrt();
-    if se == 0.0 || !se.is_finite() {
-        return None;
-    }
-    let df = (v1 + v0).powi(2) / (v1 * v1 / (n1 - 1.0) + v0 * v0 / (n0 - 1.0));
-    let dist = StudentsT::new(0.0, 1.0, df).ok()?;
-    let diff = t.mean() - c.mean();
-    let tstat = diff / se;
-    let p_value = 2.0 * dist.sf(tstat.abs());
-    let tc = dist.inverse_cdf(1.0 - (1.0 - LEVEL) / 2.0);
-    let absolute_ci = Interval {
-        low: diff - tc * se,
-        high: diff + tc * se,
-    };
-    let m0 = c.mean();
-    let (relative_lift, relative_ci) = if m0 != 0.0 {
-        (
-            diff / m0,
-            Interval {
-                low: absolute_ci.low / m0,
-                high: absolute_ci.high / m0,
-            },
-        )
-    } else {
-        (
-            f64::NAN,
-            Interval {
-                low: f64::NAN,
-                high: f64::NAN,
-            },
-        )
-    };
-    Some(Comparison {
-        absolute_lift: diff,
-        relative_lift,
-        absolute_ci,
-        relative_ci,
-        p_value,
-    })
-}
-
-/// Sample-ratio-mismatch p-value: units per arm against the weights.
-pub fn srm_p_value(units: &[u64], weights: &[u32]) -> f64 {
-    let total: u64 = units.iter().sum();
-    let weight_sum: f64 = weights.iter().map(|w| f64::from(*w)).sum();
-    if total == 0 || units.len() < 2 || weight_sum == 0.0 {
-        return 1.0;
-    }
-    let stat: f64 = units
-        .iter()
-        .zip(weights)
-        .map(|(o, w)| {
-            let expected = total as f64 * f64::from(*w) / weight_sum;
-            (*o as f64 - expected).powi(2) / expected
-        })
-        .sum();
-    match ChiSquared::new((units.len() - 1) as f64) {
-        Ok(chi) => chi.sf(stat),
-        Err(_) => 1.0,
-    }
-}
-
-/// Units per arm to detect `baseline + mde` against `baseline`.
-pub fn sample_size(baseline: f64, mde: f64) -> Option<u64> {
-    let target = baseline + mde;
-    if !(0.0..1.0).contains(&baseline) || !(0.0..=1.0).contains(&target) || mde == 0.0 {
-        return None;
-    }
-    let h = 2.0 * target.sqrt().asin() - 2.0 * baseline.sqrt().asin();
-    let z_alpha = normal().inverse_cdf(0.975);
-    let z_beta = normal().inverse_cdf(0.8);
-    // The difference of two arcsine-transformed rates has variance 1/n₁ + 1/n₀.
-    Some((2.0 * ((z_alpha + z_beta) / h).powi(2)).ceil() as u64)
+    pub relative: Figure,
+    /// Two-sided p-value of the test whose inversion is `absolute`'s interval
+    /// (always valid under [`Analysis::Sequential`]).
+    pub p_value: Option<f64>,
+    /// The Bayesian readout of the relative lift, `None` when it is undefined
+    /// (`relative.undefined` says why).
+    pub bayes: Option<bayes::Readout>,
 }
