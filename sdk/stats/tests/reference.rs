@@ -249,10 +249,26 @@ fn srm_matches_scipy() {
 #[test]
 fn sample_size_matches_statsmodels_power() {
     for case in reference()["sample_size"].as_array().expect("sizes") {
+        let (baseline, mde) = (f(&case["baseline"]), f(&case["mde"]));
+        let approximation = u(&case["normal_approximation"]);
         assert_eq!(
-            power::sample_size(f(&case["baseline"]), f(&case["mde"])),
-            Some(u(&case["per_arm"])),
+            power::normal_approximation(baseline, mde),
+            Some(approximation),
             "{case}"
+        );
+        for (n, key) in [(approximation, "exact_power"), (approximation + 5, "exact_power_plus_5")] {
+            close(
+                power::exact_power(n, baseline, baseline + mde),
+                f(&case[key]),
+                &format!("{case} exact power at {n}"),
+            );
+        }
+        // The size given reaches the power; the approximation is where it starts.
+        let n = power::sample_size(baseline, mde).expect("size");
+        assert!(n >= approximation, "{case}");
+        assert!(
+            power::exact_power(n, baseline, baseline + mde) >= power::POWER,
+            "{case}: n {n}"
         );
     }
     assert_eq!(power::sample_size(0.1, 0.0), None);

@@ -145,15 +145,29 @@ for units, weights in [([5050, 4950], [1, 1]), ([5200, 4800], [1, 1]), ([1000, 0
     srm.append({"units": units, "weights": weights,
                 "p_value": float(stats.chisquare(units, expected).pvalue)})
 
+def exact_power(n, p0, p1):
+    """The unpooled z-test's power over every pair of binomial outcomes."""
+    x = np.arange(n + 1)
+    f0, f1 = stats.binom.pmf(x, n, p0), stats.binom.pmf(x, n, p1)
+    q0, q1 = x[:, None] / n, x[None, :] / n
+    v = (q0 * (1 - q0) + q1 * (1 - q1)) / n
+    with np.errstate(all="ignore"):
+        reject = (v > 0) & (np.abs(q1 - q0) > Z * np.sqrt(v))
+    return float((f0[:, None] * f1[None, :] * reject).sum())
+
+
 sizes = []
 for baseline, mde in [(0.10, 0.02), (0.05, 0.01), (0.30, -0.05), (0.5, 0.1), (0.9, 0.1),
-                      (0.02, 0.01)]:
+                      (0.02, 0.01), (0.2, 0.6), (0.9, -0.81), (0.1, 0.4), (0.7, -0.35)]:
     p1 = baseline + mde
     # The unpooled z-test's effect size: mde over the average per-unit sd.
     es = abs(mde) / math.sqrt((baseline * (1 - baseline) + p1 * (1 - p1)) / 2)
     n = NormalIndPower().solve_power(effect_size=es, alpha=0.05, power=0.8, ratio=1.0,
                                      alternative="two-sided")
-    sizes.append({"baseline": baseline, "mde": mde, "per_arm": math.ceil(n)})
+    n = math.ceil(n)
+    sizes.append({"baseline": baseline, "mde": mde, "normal_approximation": n,
+                  "exact_power": exact_power(n, baseline, p1),
+                  "exact_power_plus_5": exact_power(n + 5, baseline, p1)})
 
 out = {"generated_with": {"scipy": __import__("scipy").__version__,
                           "statsmodels": __import__("statsmodels").__version__,
