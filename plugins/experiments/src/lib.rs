@@ -1,25 +1,28 @@
 //! Experiments: define an A/B test (variants with weights, a seed, a primary
-//! metric, coverage), start, stop, declare a winner. Units are assigned
-//! deterministically and stickily (see [`assignment`]); exposures and
-//! conversions (with a value) are tallied per variant; results compare every
-//! variant with the control (the first) on rate and mean value, with 95%
-//! intervals and p-values, and check the split for sample ratio mismatch
-//! (see [`stats`]).
+//! metric and guardrails, coverage, fixed-horizon or sequential analysis),
+//! start, stop, declare a winner. Units are assigned deterministically and
+//! stickily (see [`assignment`]); exposures (with an optional pre-period
+//! covariate) and conversions (with a value, per metric) are tallied per
+//! variant and per day (see `tally`); results compare every variant with the
+//! control (the first) on every metric's rate and mean, each figure with its
+//! interval, method, sample and time (see `results` and [`stats`]).
 //!
-//! Built only with the public `mercato-sdk`. Store layout: `exp/{key}`,
-//! `unit/{key}/{unit-id}` (the unit's variant and value), `tally/{key}/{variant}`.
+//! Built only with the public `mercato-sdk`. Store layout: `exp/{key}` and
+//! the tallies described in `tally`.
 
 pub mod assignment;
+mod results;
 mod settings;
+mod tally;
 /// The statistics, from the crate the host shares.
 pub use mercato_stats as stats;
 
 use mercato_sdk::experiments::{
-    Assignment, Comparison, Experiment, ExperimentDraft, ExperimentResults, ExperimentStatus,
-    Experiments, Interval, VariantResult,
+    Analysis, Assignment, Experiment, ExperimentDraft, ExperimentResults, ExperimentStatus,
+    Experiments,
 };
 use mercato_sdk::{Component, Description, Error, Event, Validation, clock, store};
-use serde::{Deserialize, Serialize};
+use tally::{Day, Summary, Unit};
 
 pub use settings::Settings;
 
@@ -29,25 +32,28 @@ pub struct Lab;
 
 mercato_sdk::export_experiments!(Lab);
 
-/// A unit that saw its variant.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Unit {
-    variant: String,
-    converted: bool,
-    value: f64,
-}
+/// Most guardrails one experiment may watch.
+const MAX_GUARDRAILS: usize = 10;
 
-/// Per-variant running totals.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-struct Tally {
-    units: u64,
-    conversions: u64,
-    sum: f64,
-    sum_sq: f64,
-}
-
+/// An experiment as stored; those defined before guardrails, sequential
+/// analysis and assignment scheme 2 lack those fields and read as having
+/// none, fixed-horizon and scheme 1 (so they keep assigning as they did).
 fn load(key: &str) -> Result<Experiment, Error> {
-    store::get(&format!("exp/{key}"))?.ok_or_else(|| Error::not_found("experiment", key))
+    let mut stored: serde_json::Value =
+        store::get(&format!("exp/{key}"))?.ok_or_else(|| Error::not_found("experiment", key))?;
+    if let Some(fields) = stored.as_object_mut() {
+        fields
+            .entry("guardrails")
+            .or_insert_with(|| serde_json::json!([]));
+        fields
+            .entry("analysis")
+            .or_insert_with(|| serde_json::json!("FixedHorizon"));
+        fields
+            .entry("assignment_scheme")
+            .or_insert_with(|| serde_json::json!(1));
+    }
+    serde_json::from_value(stored)
+        .map_err(|e| Error::Internal(format!("experiment `{key}` is unreadable: {e}")))
 }
 
 fn save(e: &Experiment) -> Result<Experiment, Error> {
@@ -74,17 +80,36 @@ fn running(key: &str) -> Result<Experiment, Error> {
     Ok(e)
 }
 
-fn tally_key(key: &str, variant: &str) -> String {
-    format!("tally/{key}/{variant}")
+/// The metric index of a conversion: 0 for the primary (or `None`), i for
+/// the i-th guardrail.
+fn metric_index(e: &Experiment, metric: Option<&str>) -> Result<usize, Error> {
+    match metric {
+        None => Ok(0),
+        Some(name) if name == e.primary_metric.name => Ok(0),
+        Some(name) => e
+            .guardrails
+            .iter()
+            .position(|g| g.name == name)
+            .map(|i| i + 1)
+            .ok_or_else(|| {
+                Error::invalid(
+                    "metric",
+                    format!(
+                        "`{name}` is neither the primary metric nor a guardrail of `{}`",
+                        e.key
+                    ),
+                )
+            }),
+    }
 }
 
 /// The unit's variant: its recorded one if it was exposed, else the hash's.
 fn assignment_of(e: &Experiment, unit: &str) -> Result<Assignment, Error> {
-    let variant = match store::get::<Unit>(&format!("unit/{}/{unit}", e.key))? {
+    let variant = match store::get::<Unit>(&Unit::key(&e.key, unit))? {
         Some(u) => Some(u.variant),
         None if assignment::bucket(&e.seed, unit) < e.coverage_bp => {
             let weights: Vec<u32> = e.variants.iter().map(|v| v.weight).collect();
-            assignment::variant_index(&e.seed, unit, &weights)
+            assignment::variant_index(e.assignment_scheme, &e.seed, unit, &weights)
                 .and_then(|i| e.variants.get(i))
                 .map(|v| v.key.clone())
         }
@@ -97,34 +122,6 @@ fn assignment_of(e: &Experiment, unit: &str) -> Result<Assignment, Error> {
     })
 }
 
-fn comparison(c: Option<stats::Comparison>) -> Option<Comparison> {
-    let c = c?;
-    let figures = [
-        c.absolute_lift,
-        c.relative_lift,
-        c.absolute_ci.low,
-        c.absolute_ci.high,
-        c.relative_ci.low,
-        c.relative_ci.high,
-        c.p_value,
-    ];
-    // Undefined figures (an arm without conversions, a zero control mean)
-    // leave the comparison out rather than send NaN.
-    figures.iter().all(|f| f.is_finite()).then_some(Comparison {
-        absolute_lift: c.absolute_lift,
-        relative_lift: c.relative_lift,
-        absolute_ci: Interval {
-            low: c.absolute_ci.low,
-            high: c.absolute_ci.high,
-        },
-        relative_ci: Interval {
-            low: c.relative_ci.low,
-            high: c.relative_ci.high,
-        },
-        p_value: c.p_value,
-    })
-}
-
 impl Component for Lab {
     type Settings = Settings;
 
@@ -132,8 +129,10 @@ impl Component for Lab {
         Description::new(
             "Experiments",
             "A/B tests for sales plays: sticky, hashed assignment of customers or accounts, \
-             exposures and conversions, and results against the control with 95% confidence \
-             intervals, p-values and a sample-ratio-mismatch check.",
+             exposures and conversions on a primary metric and guardrails, and results \
+             against the control where every figure carries its interval, method and \
+             sample: p-values adjusted for many arms, an always-valid sequential mode, \
+             a Bayesian readout, CUPED and a sample-ratio-mismatch check.",
         )
         .settings_schema(settings::schema())
     }
@@ -171,6 +170,11 @@ impl Experiments for Lab {
             .not_blank(&draft.seed, "seed")
             .not_blank(&draft.primary_metric.name, "primary-metric.name")
             .require(
+                draft.primary_metric.name.len() <= 64,
+                "primary-metric.name",
+                "must be at most 64 bytes",
+            )
+            .require(
                 draft.coverage_bp <= 10_000,
                 "coverage-bp",
                 "must be between 0 and 10000",
@@ -194,8 +198,27 @@ impl Experiments for Lab {
                     "must be between 1 and 1000000",
                 );
         }
+        let guardrails = draft.guardrails.unwrap_or_default();
+        check.require(
+            guardrails.len() <= MAX_GUARDRAILS,
+            "guardrails",
+            &format!("at most {MAX_GUARDRAILS} guardrails"),
+        );
+        let mut names = std::collections::BTreeSet::from([draft.primary_metric.name.clone()]);
+        for (i, g) in guardrails.iter().enumerate() {
+            check.require(
+                !g.name.trim().is_empty() && g.name.len() <= 64,
+                &format!("guardrails[{i}].name"),
+                "must be 1-64 bytes",
+            );
+            check.require(
+                names.insert(g.name.clone()),
+                &format!("guardrails[{i}].name"),
+                "names the primary metric or another guardrail again",
+            );
+        }
         check.finish()?;
-        if store::get::<Experiment>(&format!("exp/{}", draft.key))?.is_some() {
+        if store::get::<serde_json::Value>(&format!("exp/{}", draft.key))?.is_some() {
             return Err(Error::Conflict(format!(
                 "an experiment `{}` exists already",
                 draft.key
@@ -213,6 +236,9 @@ impl Experiments for Lab {
             winner: None,
             started_at: None,
             stopped_at: None,
+            guardrails,
+            analysis: draft.analysis.unwrap_or(Analysis::FixedHorizon),
+            assignment_scheme: assignment::CURRENT_SCHEME,
         };
         Event::new("experiment.defined")
             .with("experiment", e.key.as_str())
@@ -229,7 +255,10 @@ impl Experiments for Lab {
                 status_name(e.status)
             )));
         }
-        let running = store::values::<Experiment>("exp/")?
+        let running = store::keys("exp/")
+            .iter()
+            .map(|k| load(k.trim_start_matches("exp/")))
+            .collect::<Result<Vec<_>, _>>()?
             .iter()
             .filter(|x| x.status == ExperimentStatus::Running)
             .count();
@@ -303,7 +332,10 @@ impl Experiments for Lab {
     }
 
     fn list_experiments() -> Result<Vec<Experiment>, Error> {
-        store::values("exp/")
+        store::keys("exp/")
+            .iter()
+            .map(|k| load(k.trim_start_matches("exp/")))
+            .collect()
     }
 
     fn assign(key: String, unit_id: String) -> Result<Assignment, Error> {
@@ -311,26 +343,45 @@ impl Experiments for Lab {
         assignment_of(&load(&key)?, &unit_id)
     }
 
-    fn record_exposure(key: String, unit_id: String) -> Result<Assignment, Error> {
-        Validation::new().not_blank(&unit_id, "unit-id").finish()?;
+    fn record_exposure(
+        key: String,
+        unit_id: String,
+        covariate: Option<f64>,
+    ) -> Result<Assignment, Error> {
+        Validation::new()
+            .not_blank(&unit_id, "unit-id")
+            .require(
+                covariate.is_none_or(f64::is_finite),
+                "covariate",
+                "must be a finite number",
+            )
+            .finish()?;
         let e = running(&key)?;
         let a = assignment_of(&e, &unit_id)?;
         let Some(variant) = &a.variant else {
             return Ok(a);
         };
-        let unit_key = format!("unit/{key}/{unit_id}");
+        let unit_key = Unit::key(&key, &unit_id);
         if store::get::<Unit>(&unit_key)?.is_none() {
+            let covariate = covariate.unwrap_or(0.0);
             store::set(
                 &unit_key,
                 &Unit {
                     variant: variant.clone(),
                     converted: false,
                     value: 0.0,
+                    covariate,
+                    guardrails: Default::default(),
                 },
             )?;
-            let mut tally: Tally = store::get(&tally_key(&key, variant))?.unwrap_or_default();
-            tally.units += 1;
-            store::set(&tally_key(&key, variant), &tally)?;
+            let now = clock::now();
+            for metric in 0..=e.guardrails.len() {
+                let mut s = Summary::load(&key, variant, metric)?;
+                s.moments.push(0.0, covariate);
+                s.as_of = Some(now);
+                s.save(&key, variant, metric)?;
+            }
+            Day::add(&key, variant, now, 1, 0, 0.0)?;
             Event::new("experiment.exposure")
                 .customer(unit_id.as_str())
                 .with("experiment", key.as_str())
@@ -340,95 +391,65 @@ impl Experiments for Lab {
         Ok(a)
     }
 
-    fn record_conversion(key: String, unit_id: String, value: f64) -> Result<Assignment, Error> {
+    fn record_conversion(
+        key: String,
+        unit_id: String,
+        value: f64,
+        metric: Option<String>,
+    ) -> Result<Assignment, Error> {
         Validation::new()
             .not_blank(&unit_id, "unit-id")
             .require(value.is_finite(), "value", "must be a finite number")
             .finish()?;
         let e = running(&key)?;
-        let unit_key = format!("unit/{key}/{unit_id}");
+        let index = metric_index(&e, metric.as_deref())?;
+        let unit_key = Unit::key(&key, &unit_id);
         let mut unit: Unit = store::get(&unit_key)?.ok_or_else(|| {
             Error::Conflict(format!(
                 "unit `{unit_id}` was never exposed to `{key}`; record the exposure first"
             ))
         })?;
-        let mut tally: Tally = store::get(&tally_key(&key, &unit.variant))?.unwrap_or_default();
-        if !unit.converted {
+        let (first, before) = if index == 0 {
+            let was = (!unit.converted, unit.value);
             unit.converted = true;
-            tally.conversions += 1;
+            unit.value += value;
+            was
+        } else {
+            let name = e.guardrails[index - 1].name.clone();
+            let entry = unit.guardrails.entry(name).or_insert((false, 0.0));
+            let was = (!entry.0, entry.1);
+            *entry = (true, entry.1 + value);
+            was
+        };
+        let now = clock::now();
+        let mut s = Summary::load(&key, &unit.variant, index)?;
+        if first {
+            s.conversions += 1;
         }
-        let before = unit.value;
-        unit.value += value;
-        tally.sum += value;
-        tally.sum_sq += unit.value * unit.value - before * before;
+        s.moments.add_to_unit(unit.covariate, before, value);
+        s.as_of = Some(now);
+        s.save(&key, &unit.variant, index)?;
+        if index == 0 {
+            Day::add(&key, &unit.variant, now, 0, u64::from(first), value)?;
+        }
         store::set(&unit_key, &unit)?;
-        store::set(&tally_key(&key, &unit.variant), &tally)?;
+        let metric_name = if index == 0 {
+            e.primary_metric.name.as_str()
+        } else {
+            e.guardrails[index - 1].name.as_str()
+        };
         Event::new("experiment.conversion")
             .customer(unit_id.as_str())
             .with("experiment", key.as_str())
             .with("variant", unit.variant.as_str())
+            .with("metric", metric_name)
             .with("value", value)
             .emit();
         assignment_of(&e, &unit_id)
     }
 
     fn results(key: String) -> Result<ExperimentResults, Error> {
-        let e = load(&key)?;
-        let tallies: Vec<Tally> = e
-            .variants
-            .iter()
-            .map(|v| store::get::<Tally>(&tally_key(&key, &v.key)).map(Option::unwrap_or_default))
-            .collect::<Result<_, _>>()?;
-        let moments = |t: &Tally| stats::Moments {
-            n: t.units,
-            sum: t.sum,
-            sum_sq: t.sum_sq,
-        };
-        let control = &tallies[0];
-        let variants = e
-            .variants
-            .iter()
-            .zip(&tallies)
-            .enumerate()
-            .map(|(i, (v, t))| {
-                let rate = if t.units == 0 {
-                    0.0
-                } else {
-                    t.conversions as f64 / t.units as f64
-                };
-                let (rate_vs, mean_vs) = if i == 0 {
-                    (None, None)
-                } else {
-                    (
-                        comparison(stats::two_proportions(
-                            t.conversions,
-                            t.units,
-                            control.conversions,
-                            control.units,
-                        )),
-                        comparison(stats::welch(moments(t), moments(control))),
-                    )
-                };
-                VariantResult {
-                    variant: v.key.clone(),
-                    units: t.units,
-                    conversions: t.conversions,
-                    rate,
-                    mean_value: moments(t).mean(),
-                    rate_vs_control: rate_vs,
-                    mean_vs_control: mean_vs,
-                }
-            })
-            .collect();
-        let units: Vec<u64> = tallies.iter().map(|t| t.units).collect();
-        let weights: Vec<u32> = e.variants.iter().map(|v| v.weight).collect();
-        let srm = stats::srm_p_value(&units, &weights);
-        Ok(ExperimentResults {
-            experiment: key,
-            variants,
-            srm_p_value: srm,
-            srm_flagged: srm < 0.001,
-        })
+        results::of(&load(&key)?)
     }
 
     fn sample_size(baseline_rate: f64, minimum_detectable_effect: f64) -> Result<u64, Error> {
@@ -446,7 +467,7 @@ impl Experiments for Lab {
                 "must be non-zero and keep the target rate between 0 and 1",
             )
             .finish()?;
-        stats::sample_size(baseline_rate, minimum_detectable_effect).ok_or_else(|| {
+        stats::power::sample_size(baseline_rate, minimum_detectable_effect).ok_or_else(|| {
             Error::invalid(
                 "minimum-detectable-effect",
                 "no sample size for this effect",

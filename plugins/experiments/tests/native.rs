@@ -25,9 +25,20 @@ fn draft(key: &str, weights: &[u32], coverage_bp: u32) -> ExperimentDraft {
         primary_metric: Metric {
             name: "demo-booked".into(),
             kind: MetricKind::Conversion,
+            higher_is_better: None,
         },
         coverage_bp,
+        guardrails: None,
+        analysis: None,
     }
+}
+
+fn expose(key: &str, unit: &str) -> Assignment {
+    Lab::record_exposure(key.into(), unit.into(), None).expect("expose")
+}
+
+fn convert(key: &str, unit: &str, value: f64) -> Assignment {
+    Lab::record_conversion(key.into(), unit.into(), value, None).expect("convert")
 }
 
 fn fields(err: Error) -> Vec<String> {
@@ -106,9 +117,7 @@ fn assignment_is_sticky_and_raising_coverage_moves_nobody() {
         }
     }
     // An exposed unit keeps its variant even when coverage drops to zero.
-    let exposed = Lab::record_exposure("cov".into(), "c1".into())
-        .expect("expose")
-        .variant;
+    let exposed = expose("cov", "c1").variant;
     Lab::set_coverage("cov".into(), 0).expect("lower");
     assert_eq!(
         Lab::assign("cov".into(), "c1".into())
@@ -124,7 +133,7 @@ fn results_compare_with_the_control_and_flag_sample_ratio_mismatch() {
     Lab::define(draft("demo", &[1, 1], 10_000)).expect("define");
     // Exposures before start are refused.
     assert_eq!(
-        Lab::record_exposure("demo".into(), "u0".into())
+        Lab::record_exposure("demo".into(), "u0".into(), None)
             .unwrap_err()
             .code(),
         "conflict"
@@ -134,48 +143,60 @@ fn results_compare_with_the_control_and_flag_sample_ratio_mismatch() {
     let mut units = [0u64; 2];
     for u in 0..400 {
         let id = format!("u{u}");
-        let a = Lab::record_exposure("demo".into(), id.clone()).expect("expose");
+        let a = expose("demo", &id);
         let arm = usize::from(a.variant.as_deref() == Some("script-b"));
         units[arm] += 1;
         // Treatment converts every 4th unit, control every 8th.
         if u % (if arm == 1 { 4 } else { 8 }) == 0 {
-            Lab::record_conversion("demo".into(), id, 100.0).expect("convert");
+            convert("demo", &id, 100.0);
             conversions[arm] += 1;
         }
     }
     // Exposing twice counts once.
-    Lab::record_exposure("demo".into(), "u0".into()).expect("expose again");
+    expose("demo", "u0");
     assert_eq!(
-        Lab::record_conversion("demo".into(), "stranger".into(), 1.0)
+        Lab::record_conversion("demo".into(), "stranger".into(), 1.0, None)
             .unwrap_err()
             .code(),
         "conflict"
     );
 
     let r = Lab::results("demo".into()).expect("results");
+    let arms = &r.primary.arms;
+    assert_eq!((arms[0].units, arms[1].units), (units[0], units[1]));
     assert_eq!(
-        (r.variants[0].units, r.variants[1].units),
-        (units[0], units[1])
-    );
-    assert_eq!(
-        (r.variants[0].conversions, r.variants[1].conversions),
+        (arms[0].conversions, arms[1].conversions),
         (conversions[0], conversions[1])
     );
-    assert!(r.variants[0].rate_vs_control.is_none());
-    let vs = r.variants[1].rate_vs_control.expect("comparison");
-    let expected =
-        stats::two_proportions(conversions[1], units[1], conversions[0], units[0]).expect("stats");
+    assert!(arms[0].rate_vs_control.is_none());
+    let vs = arms[1].rate_vs_control.clone().expect("comparison");
+    let expected = stats::rates::compare(
+        stats::rates::Rate::new(conversions[1], units[1]),
+        stats::rates::Rate::new(conversions[0], units[0]),
+        stats::Analysis::FixedHorizon,
+    );
     assert_eq!(vs.p_value, expected.p_value);
-    assert!(
-        vs.absolute_lift > 0.0
-            && vs.absolute_ci.low <= vs.absolute_lift
-            && vs.absolute_lift <= vs.absolute_ci.high
+    assert_eq!(vs.absolute.method, "unpooled-z-wald");
+    assert_eq!(vs.absolute.units, units[0] + units[1]);
+    assert_eq!(vs.absolute.as_of, Some(NOW));
+    let (lift, ci) = (
+        vs.absolute.value.expect("lift"),
+        vs.absolute.interval.expect("interval"),
     );
-    let mean = r.variants[1].mean_vs_control.expect("means");
+    assert!(lift > 0.0 && ci.low <= lift && lift <= ci.high);
+    // One treatment: the adjusted p-values are the raw one.
+    assert_eq!((vs.p_value_holm, vs.p_value_bh), (vs.p_value, vs.p_value));
+    assert!(vs.chance_to_beat_control.is_some_and(|p| p > 0.95));
+    let mean = arms[1].mean_vs_control.clone().expect("means");
     assert!(
-        (r.variants[1].mean_value - 100.0 * conversions[1] as f64 / units[1] as f64).abs() < 1e-9
+        (arms[1].mean.value.expect("mean") - 100.0 * conversions[1] as f64 / units[1] as f64)
+            .abs()
+            < 1e-9
     );
-    assert!(mean.p_value < 0.05);
+    assert!(mean.p_value.is_some_and(|p| p < 0.05));
+    assert_eq!(r.as_of, Some(NOW));
+    let exposed: u64 = r.daily.iter().map(|d| d.units).sum();
+    assert_eq!(exposed, units[0] + units[1]);
     assert!(!r.srm_flagged, "an even split: {}", r.srm_p_value);
     assert!(
         host.events()
@@ -191,13 +212,16 @@ fn results_compare_with_the_control_and_flag_sample_ratio_mismatch() {
         let id = format!("v{u}");
         let a = Lab::assign("lopsided".into(), id.clone()).expect("assign");
         if a.variant.as_deref() != Some("script-c") {
-            Lab::record_exposure("lopsided".into(), id).expect("expose");
+            expose("lopsided", &id);
             count += 1;
         }
     }
     assert!(count > 1_500);
     let r = Lab::results("lopsided".into()).expect("results");
-    assert_eq!(r.variants[2].units, 0);
+    assert_eq!(r.primary.arms[2].units, 0);
+    // Three arms: every figure of the empty arm says why it is missing.
+    let empty = r.primary.arms[2].rate_vs_control.clone().expect("comparison");
+    assert!(empty.p_value.is_none() && empty.absolute.reason.is_some());
     assert!(r.srm_flagged && r.srm_p_value < 0.001, "{}", r.srm_p_value);
 }
 
@@ -229,7 +253,7 @@ fn lifecycle_winner_and_sample_size() {
 
     assert_eq!(
         Lab::sample_size(0.10, 0.02).expect("n"),
-        stats::sample_size(0.10, 0.02).expect("n")
+        stats::power::sample_size(0.10, 0.02).expect("n")
     );
     assert_eq!(
         fields(Lab::sample_size(1.5, -0.6).unwrap_err()),
@@ -253,4 +277,149 @@ fn settings_are_validated_by_field() {
         .map(|f| f.field)
         .collect();
     assert_eq!(names, ["max-variants", "max-running"]);
+}
+
+#[test]
+fn equal_proportions_assign_alike_and_old_experiments_keep_their_scheme() {
+    let host = TestHost::new().at(NOW);
+    let mut halves = draft("halves", &[1, 1], 10_000);
+    halves.seed = "same-seed".into();
+    let mut fifties = draft("fifties", &[50, 50], 10_000);
+    fifties.seed = "same-seed".into();
+    assert_eq!(
+        Lab::define(halves).expect("define").assignment_scheme,
+        experiments::assignment::CURRENT_SCHEME
+    );
+    Lab::define(fifties).expect("define");
+    for u in 0..2_000 {
+        let unit = format!("u{u}");
+        assert_eq!(
+            Lab::assign("halves".into(), unit.clone()).expect("assign").variant,
+            Lab::assign("fifties".into(), unit).expect("assign").variant,
+            "[1, 1] and [50, 50] split unit u{u} differently"
+        );
+    }
+    // An experiment stored before scheme 2 (no scheme, no guardrails, no
+    // analysis, a tally of sums) reads, assigns and reports as before.
+    let old = serde_json::json!({
+        "key": "old", "description": "", "unit_type": "Customer",
+        "variants": [{"key": "control", "weight": 1}, {"key": "script-b", "weight": 3}],
+        "seed": "old-seed",
+        "primary_metric": {"name": "demo-booked", "kind": "Conversion"},
+        "coverage_bp": 10_000, "status": "Running", "winner": null,
+        "started_at": NOW, "stopped_at": null
+    });
+    mercato_sdk::store::set("exp/old", &old).expect("store");
+    mercato_sdk::store::set(
+        "tally/old/control",
+        &serde_json::json!({"units": 10, "conversions": 2, "sum": 20.0, "sum_sq": 200.0}),
+    )
+    .expect("store");
+    let e = Lab::get("old".into()).expect("old experiment");
+    assert_eq!(
+        (e.assignment_scheme, e.analysis, e.guardrails.len()),
+        (1, Analysis::FixedHorizon, 0)
+    );
+    for u in 0..500 {
+        let unit = format!("u{u}");
+        let by_hash =
+            experiments::assignment::variant_index(1, "old-seed", &unit, &[1, 3]).expect("index");
+        assert_eq!(
+            Lab::assign("old".into(), unit).expect("assign").variant.as_deref(),
+            Some(["control", "script-b"][by_hash])
+        );
+    }
+    let r = Lab::results("old".into()).expect("results");
+    assert_eq!((r.primary.arms[0].units, r.primary.arms[0].conversions), (10, 2));
+    assert_eq!(r.primary.arms[0].mean.value, Some(2.0));
+    assert!(host.get::<serde_json::Value>("exp/old").is_some());
+}
+
+#[test]
+fn guardrails_sequential_analysis_cuped_and_many_arms() {
+    let host = TestHost::new().at(NOW);
+    let mut d = draft("full", &[1, 1, 1], 10_000);
+    d.analysis = Some(Analysis::Sequential);
+    d.guardrails = Some(vec![
+        Metric {
+            name: "refund".into(),
+            kind: MetricKind::Conversion,
+            higher_is_better: Some(false),
+        },
+        Metric {
+            name: "revenue".into(),
+            kind: MetricKind::Value,
+            higher_is_better: None,
+        },
+    ]);
+    let mut twice = d.clone();
+    twice.key = "twice".into();
+    twice.guardrails = Some(vec![Metric {
+        name: "demo-booked".into(),
+        kind: MetricKind::Value,
+        higher_is_better: None,
+    }]);
+    assert_eq!(fields(Lab::define(twice).unwrap_err()), ["guardrails[0].name"]);
+    Lab::define(d).expect("define");
+    Lab::start("full".into()).expect("start");
+    for u in 0..3_000u32 {
+        let id = format!("u{u}");
+        // A pre-period spend that predicts the revenue well.
+        let spend = f64::from(u % 50);
+        let arm = Lab::record_exposure("full".into(), id.clone(), Some(spend))
+            .expect("expose")
+            .variant
+            .expect("covered");
+        if u % 5 == 0 {
+            convert("full", &id, 1.0);
+        }
+        // script-c refunds a third of its units; the others a twentieth.
+        let refunds = if arm == "script-c" { 3 } else { 20 };
+        if u % refunds == 0 {
+            Lab::record_conversion("full".into(), id.clone(), 1.0, Some("refund".into()))
+                .expect("refund");
+        }
+        Lab::record_conversion(
+            "full".into(),
+            id,
+            spend * 2.0 + f64::from(u % 7),
+            Some("revenue".into()),
+        )
+        .expect("revenue");
+        if u == 1_500 {
+            host.advance(clock::DAY);
+        }
+    }
+    assert_eq!(
+        fields(
+            Lab::record_conversion("full".into(), "u1".into(), 1.0, Some("nope".into()))
+                .unwrap_err()
+        ),
+        ["metric"]
+    );
+    let r = Lab::results("full".into()).expect("results");
+    assert_eq!(r.analysis, Analysis::Sequential);
+    let vs = r.primary.arms[1].rate_vs_control.clone().expect("vs");
+    assert_eq!(vs.absolute.method, "gaussian-mixture-sequence");
+    // Two treatments: Holm ≥ BH ≥ raw.
+    for arm in &r.primary.arms[1..] {
+        let c = arm.rate_vs_control.clone().expect("vs");
+        let (p, h, b) = (
+            c.p_value.expect("p"),
+            c.p_value_holm.expect("holm"),
+            c.p_value_bh.expect("bh"),
+        );
+        assert!(h >= b && b >= p, "{p} {h} {b}");
+    }
+    assert_eq!(r.guardrails.len(), 2);
+    assert_eq!(r.guardrails_harmed, ["refund"]);
+    let refund = r.guardrails[0].arms[2].rate_vs_control.clone().expect("vs");
+    assert!(refund.worse && refund.chance_to_beat_control.is_some_and(|p| p < 0.05));
+    let revenue = r.guardrails[1].arms[1].mean_vs_control.clone().expect("vs");
+    assert_eq!(revenue.absolute.method, "cuped-gaussian-mixture-sequence");
+    // Two days of tallies per arm, adding up to the units.
+    let days: std::collections::BTreeSet<&str> = r.daily.iter().map(|d| d.day.as_str()).collect();
+    assert_eq!(days.len(), 2, "{:?}", r.daily);
+    assert_eq!(r.daily.iter().map(|d| d.units).sum::<u64>(), 3_000);
+    assert!(r.methods.iter().any(|m| m.contains("flat (improper) prior")));
 }

@@ -4,8 +4,9 @@ use std::marker::PhantomData;
 
 use crate::bindings::experimentation::exports::mercato::sales::experimentation::Guest;
 pub use crate::bindings::experimentation::exports::mercato::sales::experimentation::{
-    Assignment, Comparison, Experiment, ExperimentDraft, ExperimentResults, ExperimentStatus,
-    Interval, Metric, MetricKind, UnitType, Variant, VariantResult,
+    Analysis, ArmResult, Assignment, Comparison, DailyTally, Experiment, ExperimentDraft,
+    ExperimentResults, ExperimentStatus, Figure, Interval, Metric, MetricKind, MetricResult,
+    UnitType, Variant,
 };
 use crate::{Component, Error};
 
@@ -28,10 +29,19 @@ pub trait Experiments: Component {
     fn list_experiments() -> Result<Vec<Experiment>, Error>;
     /// The unit's variant.
     fn assign(key: String, unit_id: String) -> Result<Assignment, Error>;
-    /// Record an exposure.
-    fn record_exposure(key: String, unit_id: String) -> Result<Assignment, Error>;
-    /// Record a conversion with a value.
-    fn record_conversion(key: String, unit_id: String, value: f64) -> Result<Assignment, Error>;
+    /// Record an exposure, with an optional pre-period covariate.
+    fn record_exposure(
+        key: String,
+        unit_id: String,
+        covariate: Option<f64>,
+    ) -> Result<Assignment, Error>;
+    /// Record a conversion with a value, on the primary metric or a guardrail.
+    fn record_conversion(
+        key: String,
+        unit_id: String,
+        value: f64,
+        metric: Option<String>,
+    ) -> Result<Assignment, Error>;
     /// Results per variant against the control.
     fn results(key: String) -> Result<ExperimentResults, Error>;
     /// Units per arm needed for a minimum detectable effect at 80% power.
@@ -69,11 +79,20 @@ impl<T: Experiments> Guest for Adapter<T> {
     fn assign(key: String, unit_id: String) -> Result<Assignment, Error> {
         T::assign(key, unit_id)
     }
-    fn record_exposure(key: String, unit_id: String) -> Result<Assignment, Error> {
-        T::record_exposure(key, unit_id)
+    fn record_exposure(
+        key: String,
+        unit_id: String,
+        covariate: Option<f64>,
+    ) -> Result<Assignment, Error> {
+        T::record_exposure(key, unit_id, covariate)
     }
-    fn record_conversion(key: String, unit_id: String, value: f64) -> Result<Assignment, Error> {
-        T::record_conversion(key, unit_id, value)
+    fn record_conversion(
+        key: String,
+        unit_id: String,
+        value: f64,
+        metric: Option<String>,
+    ) -> Result<Assignment, Error> {
+        T::record_conversion(key, unit_id, value, metric)
     }
     fn results(key: String) -> Result<ExperimentResults, Error> {
         T::results(key)
