@@ -15,7 +15,10 @@ fn an_aa_simulation_splits_evenly_and_errs_about_five_percent_of_the_time() {
     }
     let share = arms[0] as f64 / 100_000.0;
     assert!((share - 0.5).abs() < 0.005, "split {arms:?}");
-    assert!(srm::p_value(&arms, &[1.0, 1.0]) > 0.001, "no SRM on an even split");
+    assert!(
+        srm::p_value(&arms, &[1.0, 1.0]) > 0.001,
+        "no SRM on an even split"
+    );
 
     // 1 000 A/A experiments of 2 × 2 000 units converting at 10%, conversions
     // drawn from the same hash (independent of the split).

@@ -189,8 +189,7 @@ fn results_compare_with_the_control_and_flag_sample_ratio_mismatch() {
     assert!(vs.chance_to_beat_control.is_some_and(|p| p > 0.95));
     let mean = arms[1].mean_vs_control.clone().expect("means");
     assert!(
-        (arms[1].mean.value.expect("mean") - 100.0 * conversions[1] as f64 / units[1] as f64)
-            .abs()
+        (arms[1].mean.value.expect("mean") - 100.0 * conversions[1] as f64 / units[1] as f64).abs()
             < 1e-9
     );
     assert!(mean.p_value.is_some_and(|p| p < 0.05));
@@ -220,7 +219,10 @@ fn results_compare_with_the_control_and_flag_sample_ratio_mismatch() {
     let r = Lab::results("lopsided".into()).expect("results");
     assert_eq!(r.primary.arms[2].units, 0);
     // Three arms: every figure of the empty arm says why it is missing.
-    let empty = r.primary.arms[2].rate_vs_control.clone().expect("comparison");
+    let empty = r.primary.arms[2]
+        .rate_vs_control
+        .clone()
+        .expect("comparison");
     assert!(empty.p_value.is_none() && empty.absolute.reason.is_some());
     assert!(r.srm_flagged && r.srm_p_value < 0.001, "{}", r.srm_p_value);
 }
@@ -294,7 +296,9 @@ fn equal_proportions_assign_alike_and_old_experiments_keep_their_scheme() {
     for u in 0..2_000 {
         let unit = format!("u{u}");
         assert_eq!(
-            Lab::assign("halves".into(), unit.clone()).expect("assign").variant,
+            Lab::assign("halves".into(), unit.clone())
+                .expect("assign")
+                .variant,
             Lab::assign("fifties".into(), unit).expect("assign").variant,
             "[1, 1] and [50, 50] split unit u{u} differently"
         );
@@ -325,12 +329,18 @@ fn equal_proportions_assign_alike_and_old_experiments_keep_their_scheme() {
         let by_hash =
             experiments::assignment::variant_index(1, "old-seed", &unit, &[1, 3]).expect("index");
         assert_eq!(
-            Lab::assign("old".into(), unit).expect("assign").variant.as_deref(),
+            Lab::assign("old".into(), unit)
+                .expect("assign")
+                .variant
+                .as_deref(),
             Some(["control", "script-b"][by_hash])
         );
     }
     let r = Lab::results("old".into()).expect("results");
-    assert_eq!((r.primary.arms[0].units, r.primary.arms[0].conversions), (10, 2));
+    assert_eq!(
+        (r.primary.arms[0].units, r.primary.arms[0].conversions),
+        (10, 2)
+    );
     assert_eq!(r.primary.arms[0].mean.value, Some(2.0));
     assert!(host.get::<serde_json::Value>("exp/old").is_some());
 }
@@ -359,7 +369,10 @@ fn guardrails_sequential_analysis_cuped_and_many_arms() {
         kind: MetricKind::Value,
         higher_is_better: None,
     }]);
-    assert_eq!(fields(Lab::define(twice).unwrap_err()), ["guardrails[0].name"]);
+    assert_eq!(
+        fields(Lab::define(twice).unwrap_err()),
+        ["guardrails[0].name"]
+    );
     Lab::define(d).expect("define");
     Lab::start("full".into()).expect("start");
     for u in 0..3_000u32 {
@@ -421,5 +434,9 @@ fn guardrails_sequential_analysis_cuped_and_many_arms() {
     let days: std::collections::BTreeSet<&str> = r.daily.iter().map(|d| d.day.as_str()).collect();
     assert_eq!(days.len(), 2, "{:?}", r.daily);
     assert_eq!(r.daily.iter().map(|d| d.units).sum::<u64>(), 3_000);
-    assert!(r.methods.iter().any(|m| m.contains("flat (improper) prior")));
+    assert!(
+        r.methods
+            .iter()
+            .any(|m| m.contains("flat (improper) prior"))
+    );
 }

@@ -91,8 +91,8 @@ impl Estimate {
                 let r2 = rho(tuning).powi(2);
                 let nr2p1 = n * r2 + 1.0;
                 let s2 = self.variance * n;
-                let half = s2.sqrt()
-                    * (2.0 * nr2p1 * (nr2p1.sqrt() / alpha).ln() / (n * n * r2)).sqrt();
+                let half =
+                    s2.sqrt() * (2.0 * nr2p1 * (nr2p1.sqrt() / alpha).ln() / (n * n * r2)).sqrt();
                 let st2 = self.value * self.value * n / self.variance;
                 let log_e = r2 * st2 / (2.0 * nr2p1) - 0.5 * nr2p1.ln();
                 (

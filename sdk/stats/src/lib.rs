@@ -122,8 +122,12 @@ impl Undefined {
         match self {
             Undefined::EmptyArm => "an arm has no units yet",
             Undefined::TooFewUnits => "an arm has fewer than two units",
-            Undefined::NoVariation => "the estimate has no variance (rates of 0 or 100%, or equal values), so no interval can be drawn",
-            Undefined::ZeroControl => "the control's rate or mean is 0, so a relative lift is not defined",
+            Undefined::NoVariation => {
+                "the estimate has no variance (rates of 0 or 100%, or equal values), so no interval can be drawn"
+            }
+            Undefined::ZeroControl => {
+                "the control's rate or mean is 0, so a relative lift is not defined"
+            }
         }
     }
 }

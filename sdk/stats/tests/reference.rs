@@ -111,7 +111,11 @@ fn rates_match_statsmodels_and_gbstats() {
                 f(&b["risk_treatment"]),
                 &format!("{what} risk"),
             );
-            close_interval(Some(readout.credible), &b["ci"], &format!("{what} credible"));
+            close_interval(
+                Some(readout.credible),
+                &b["ci"],
+                &format!("{what} credible"),
+            );
         }
     }
 }
@@ -163,7 +167,11 @@ fn cuped_matches_gbstats_regression_adjustment() {
             &what,
         );
         close_interval(r.absolute.interval, &case["absolute"]["ci"], &what);
-        close(r.p_value.expect("p"), f(&case["absolute"]["p_value"]), &what);
+        close(
+            r.p_value.expect("p"),
+            f(&case["absolute"]["p_value"]),
+            &what,
+        );
         close(
             r.relative.value.expect("lift"),
             f(&case["relative"]["estimate"]),
@@ -172,8 +180,18 @@ fn cuped_matches_gbstats_regression_adjustment() {
         close_interval(r.relative.interval, &case["relative"]["ci"], &what);
         // The adjustment narrows the interval against the unadjusted one.
         let plain = means::compare(
-            &Moments::of(&pairs(&case["treatment"]).iter().map(|p| p.0).collect::<Vec<_>>()),
-            &Moments::of(&pairs(&case["control"]).iter().map(|p| p.0).collect::<Vec<_>>()),
+            &Moments::of(
+                &pairs(&case["treatment"])
+                    .iter()
+                    .map(|p| p.0)
+                    .collect::<Vec<_>>(),
+            ),
+            &Moments::of(
+                &pairs(&case["control"])
+                    .iter()
+                    .map(|p| p.0)
+                    .collect::<Vec<_>>(),
+            ),
             Analysis::FixedHorizon,
         );
         let width = |i: Option<Interval>| i.map_or(f64::NAN, |i| i.high - i.low);
@@ -256,7 +274,10 @@ fn sample_size_matches_statsmodels_power() {
             Some(approximation),
             "{case}"
         );
-        for (n, key) in [(approximation, "exact_power"), (approximation + 5, "exact_power_plus_5")] {
+        for (n, key) in [
+            (approximation, "exact_power"),
+            (approximation + 5, "exact_power_plus_5"),
+        ] {
             close(
                 power::exact_power(n, baseline, baseline + mde),
                 f(&case[key]),

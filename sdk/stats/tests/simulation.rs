@@ -217,13 +217,19 @@ fn an_arm_without_conversions_keeps_every_defined_figure() {
     assert_eq!(r.relative.value, Some(-1.0));
     // A control without conversions: absolute figures stay, relative says why.
     let r = rates::compare(Rate::new(5, 300), Rate::new(0, 300), Analysis::FixedHorizon);
-    assert!(r.p_value.is_some() && r.absolute.interval.is_some(), "{r:?}");
+    assert!(
+        r.p_value.is_some() && r.absolute.interval.is_some(),
+        "{r:?}"
+    );
     assert!(r.relative.value.is_none() && r.relative.undefined.is_some());
     // A control whose mean is 0 keeps the mean comparison.
     let t = Moments::of(&[0.0, 5.0, 0.0, 10.0, 0.0]);
     let c = Moments::of(&[0.0; 6]);
     let m = means::compare(&t, &c, Analysis::FixedHorizon);
-    assert!(m.p_value.is_some() && m.absolute.interval.is_some(), "{m:?}");
+    assert!(
+        m.p_value.is_some() && m.absolute.interval.is_some(),
+        "{m:?}"
+    );
     assert!(m.relative.undefined.is_some());
     // Nothing at all: every figure says why instead of vanishing.
     let r = rates::compare(Rate::new(0, 300), Rate::new(0, 300), Analysis::FixedHorizon);

@@ -18,6 +18,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use mercato_registry::Principal;
 use mercato_registry::events::EventQuery;
+use mercato_stats::rates::{self, Rate};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -337,7 +338,7 @@ pub async fn experiment(
         })
         .collect();
     let weight_total: u64 = variants.iter().map(|v| v.1).sum::<u64>().max(1);
-    let arms: Vec<ArmRow> = results["variants"]
+    let arms: Vec<ArmRow> = results["primary"]["arms"]
         .as_array()
         .into_iter()
         .flatten()
@@ -345,19 +346,21 @@ pub async fn experiment(
             let name = r["variant"].as_str().unwrap_or_default().to_owned();
             let weight = variants.iter().find(|v| v.0 == name).map_or(0, |v| v.1);
             let cmp = &r["rate-vs-control"];
-            let p = cmp["p-value"].as_f64();
+            // With more than one treatment, significance is judged on Holm's
+            // adjusted p-value (the raw one equals it with a single treatment).
+            let p = cmp["p-value-holm"].as_f64();
             ArmRow {
                 weight: format!("{:.0}%", weight as f64 * 100.0 / weight_total as f64),
                 units: r["units"].as_u64().unwrap_or(0),
                 conversions: r["conversions"].as_u64().unwrap_or(0),
-                rate: percent(r["rate"].as_f64().unwrap_or(0.0)),
-                mean: format!("{:.2}", r["mean-value"].as_f64().unwrap_or(0.0)),
-                lift: cmp["absolute-lift"]
+                rate: percent(r["rate"]["value"].as_f64().unwrap_or(0.0)),
+                mean: format!("{:.2}", r["mean"]["value"].as_f64().unwrap_or(0.0)),
+                lift: cmp["absolute"]["value"]
                     .as_f64()
                     .map_or_else(|| "—".into(), |l| format!("{:+.2} pp", l * 100.0)),
                 interval: match (
-                    cmp["absolute-ci"]["low"].as_f64(),
-                    cmp["absolute-ci"]["high"].as_f64(),
+                    cmp["absolute"]["interval"]["low"].as_f64(),
+                    cmp["absolute"]["interval"]["high"].as_f64(),
                 ) {
                     (Some(lo), Some(hi)) => format!("[{:+.2}, {:+.2}] pp", lo * 100.0, hi * 100.0),
                     _ => "—".into(),
@@ -374,7 +377,9 @@ pub async fn experiment(
         .mde
         .filter(|m| m.is_finite() && *m != 0.0)
         .unwrap_or(0.02);
-    let baseline = results["variants"][0]["rate"].as_f64().unwrap_or(0.0);
+    let baseline = results["primary"]["arms"][0]["rate"]["value"]
+        .as_f64()
+        .unwrap_or(0.0);
     let needed = if baseline > 0.0 && baseline < 1.0 {
         call(
             &market,
@@ -444,6 +449,14 @@ pub async fn experiment(
             band: Vec::new(),
         })
         .collect();
+    // The bands follow the experiment's analysis: confidence sequences when
+    // it is sequential, so that a daily look at the curve stays valid.
+    let analysis = match results["analysis"].as_str() {
+        Some("sequential") => mercato_stats::Analysis::Sequential {
+            tuning: mercato_stats::DEFAULT_TUNING,
+        },
+        _ => mercato_stats::Analysis::FixedHorizon,
+    };
     let lift_series: Vec<Series> = variants
         .iter()
         .zip(&cumulative)
@@ -455,14 +468,10 @@ pub async fn experiment(
                 band: Vec::new(),
             };
             for (d, ((n1, c1), (n0, c0))) in cum.iter().zip(&cumulative[0]).enumerate() {
-                if let Some(cmp) = mercato_stats::two_proportions(*c1, *n1, *c0, *n0)
-                    && cmp.absolute_ci.low.is_finite()
-                    && cmp.absolute_ci.high.is_finite()
-                {
-                    series.points.push((d, cmp.absolute_lift));
-                    series
-                        .band
-                        .push((d, cmp.absolute_ci.low, cmp.absolute_ci.high));
+                let cmp = rates::compare(Rate::new(*c1, *n1), Rate::new(*c0, *n0), analysis);
+                if let (Some(lift), Some(band)) = (cmp.absolute.value, cmp.absolute.interval) {
+                    series.points.push((d, lift));
+                    series.band.push((d, band.low, band.high));
                 }
             }
             series

@@ -559,16 +559,21 @@ async fn experiments_assign_and_report_over_http() {
     )
     .await;
     assert_eq!(status, 200, "{r}");
-    let units =
-        r["variants"][0]["units"].as_u64().unwrap() + r["variants"][1]["units"].as_u64().unwrap();
+    let arms = &r["primary"]["arms"];
+    let units = arms[0]["units"].as_u64().unwrap() + arms[1]["units"].as_u64().unwrap();
     assert_eq!(units, 60);
-    assert_eq!(r["variants"][0]["rate-vs-control"], Value::Null);
+    assert_eq!(arms[0]["rate-vs-control"], Value::Null);
+    // Every figure carries its interval, method and sample over JSON too.
+    let lift = &arms[1]["rate-vs-control"]["absolute"];
+    assert_eq!(lift["method"], "unpooled-z-wald", "{r}");
+    assert_eq!(lift["units"], 60, "{r}");
+    assert!(lift["interval"]["low"].as_f64().is_some(), "{r}");
     assert!(
-        r["variants"][1]["rate-vs-control"]["p-value"]
-            .as_f64()
-            .is_some(),
+        arms[1]["rate-vs-control"]["p-value"].as_f64().is_some(),
         "{r}"
     );
+    assert_eq!(r["analysis"], "fixed-horizon", "{r}");
+    assert!(r["daily"].as_array().is_some_and(|d| !d.is_empty()), "{r}");
     assert!(r["srm-p-value"].as_f64().unwrap() > 0.0);
     let (status, n) = call(
         &router,
@@ -578,5 +583,5 @@ async fn experiments_assign_and_report_over_http() {
         json!({"baseline-rate": 0.1, "minimum-detectable-effect": 0.02}),
     )
     .await;
-    assert_eq!((status, n), (200, json!(3835)));
+    assert_eq!((status, n), (200, json!(3839)));
 }
