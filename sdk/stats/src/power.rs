@@ -18,7 +18,8 @@ fn z(q: f64) -> f64 {
 /// power for large effects on few units, which [`sample_size`] corrects.
 pub fn normal_approximation(baseline: f64, mde: f64) -> Option<u64> {
     let target = baseline + mde;
-    if !(baseline > 0.0 && baseline < 1.0) || !(0.0..=1.0).contains(&target) || mde == 0.0 {
+    let valid = baseline > 0.0 && baseline < 1.0 && (0.0..=1.0).contains(&target);
+    if !valid || mde == 0.0 {
         return None;
     }
     let k = z(1.0 - (1.0 - LEVEL) / 2.0) + z(POWER);
