@@ -194,7 +194,7 @@ pub fn of(e: &Experiment) -> Result<ExperimentResults, Error> {
     let daily = Day::all(&e.key)?
         .into_iter()
         .map(|d| DailyTally {
-            day: d.day,
+            day_start: d.start,
             variant: d.variant,
             units: d.units,
             conversions: d.conversions,

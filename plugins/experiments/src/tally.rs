@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use mercato_sdk::{Error, Timestamp, store};
+use mercato_sdk::{Error, Timestamp, clock, store};
 use mercato_stats::Moments;
 use serde::{Deserialize, Serialize};
 
@@ -89,7 +89,8 @@ impl Summary {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Day {
-    pub day: String,
+    /// Midnight (UTC) that starts the day.
+    pub start: Timestamp,
     pub variant: String,
     pub units: u64,
     pub conversions: u64,
@@ -106,10 +107,11 @@ impl Day {
         conversions: u64,
         value: f64,
     ) -> Result<(), Error> {
-        let day = civil_day(now);
-        let key = format!("day/{experiment}/{variant}/{day}");
+        let start = now - now % clock::DAY;
+        // Zero-padded so that keys sort by day.
+        let key = format!("day/{experiment}/{variant}/{:08}", start / clock::DAY);
         let mut tally: Day = store::get(&key)?.unwrap_or_else(|| Day {
-            day,
+            start,
             variant: variant.to_owned(),
             ..Day::default()
         });
@@ -122,23 +124,7 @@ impl Day {
     /// Every day of `experiment`, oldest first, variants in store order.
     pub fn all(experiment: &str) -> Result<Vec<Day>, Error> {
         let mut days: Vec<Day> = store::values(&format!("day/{experiment}/"))?;
-        days.sort_by(|a, b| a.day.cmp(&b.day));
+        days.sort_by_key(|d| d.start);
         Ok(days)
     }
-}
-
-/// `YYYY-MM-DD` (UTC) of a time in milliseconds since the epoch (Howard
-/// Hinnant's days-to-civil).
-pub fn civil_day(ms: Timestamp) -> String {
-    let days = (ms / 86_400_000) as i64;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
 }

@@ -431,7 +431,7 @@ fn guardrails_sequential_analysis_cuped_and_many_arms() {
     let revenue = r.guardrails[1].arms[1].mean_vs_control.clone().expect("vs");
     assert_eq!(revenue.absolute.method, "cuped-gaussian-mixture-sequence");
     // Two days of tallies per arm, adding up to the units.
-    let days: std::collections::BTreeSet<&str> = r.daily.iter().map(|d| d.day.as_str()).collect();
+    let days: std::collections::BTreeSet<u64> = r.daily.iter().map(|d| d.day_start).collect();
     assert_eq!(days.len(), 2, "{:?}", r.daily);
     assert_eq!(r.daily.iter().map(|d| d.units).sum::<u64>(), 3_000);
     assert!(

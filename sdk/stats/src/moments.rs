@@ -105,31 +105,28 @@ impl Moments {
         }
     }
 
-    /// Sample variance of the values (n − 1 in the denominator); 0 below two units.
-    pub fn variance(&self) -> f64 {
+    /// A centred sum over n − 1; 0 below two units.
+    fn per_unit(&self, centred: f64) -> f64 {
         if self.n < 2 {
             0.0
         } else {
-            self.m2 / (self.n - 1) as f64
+            centred / (self.n - 1) as f64
         }
+    }
+
+    /// Sample variance of the values (n − 1 in the denominator).
+    pub fn variance(&self) -> f64 {
+        self.per_unit(self.m2)
     }
 
     /// Sample variance of the covariate.
     pub fn covariate_variance(&self) -> f64 {
-        if self.n < 2 {
-            0.0
-        } else {
-            self.covariate_m2 / (self.n - 1) as f64
-        }
+        self.per_unit(self.covariate_m2)
     }
 
     /// Sample covariance of covariate and value.
     pub fn covariance(&self) -> f64 {
-        if self.n < 2 {
-            0.0
-        } else {
-            self.co_moment / (self.n - 1) as f64
-        }
+        self.per_unit(self.co_moment)
     }
 
     /// Whether any covariate varies (CUPED has something to work with).

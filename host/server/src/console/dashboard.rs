@@ -8,16 +8,14 @@
 //! and extended with the events since the last look; any registry change
 //! (an erasure included) starts them afresh.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use askama::Template;
-use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use mercato_registry::Principal;
-use mercato_registry::events::EventQuery;
 use mercato_stats::rates::{self, Rate};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -28,132 +26,27 @@ use crate::marketplace::{MarketError, Marketplace};
 
 const DAY_MS: i64 = 86_400_000;
 
-/// Exposures and first conversions per (day, variant), as far as events go.
-#[derive(Debug, Default, Clone)]
+/// Units first exposed and first converting per (day, variant): the
+/// component's own daily tallies (`results.daily`), so the curves count what
+/// the results count, whether or not events are tracked.
+#[derive(Debug, Default)]
 struct Daily {
-    generation: i64,
-    last_exposure: i64,
-    last_conversion: i64,
     exposures: BTreeMap<(i64, String), u64>,
     conversions: BTreeMap<(i64, String), u64>,
-    converted: HashSet<String>,
 }
 
-/// Daily tallies by (tenant, install, experiment).
-#[derive(Debug, Default)]
-pub struct DashboardCache {
-    entries: Mutex<HashMap<(String, String, String), Daily>>,
-}
-
-/// Events of one name after `after`, in pages.
-async fn events_after(
-    market: &Marketplace,
-    me: &Principal,
-    tenant: &str,
-    install: &str,
-    name: &str,
-    after: i64,
-) -> Result<Vec<mercato_registry::events::StoredEvent>, MarketError> {
-    let mut all = Vec::new();
-    let mut after = after;
-    loop {
-        let page = market
-            .registry()
-            .events(
-                me,
-                tenant,
-                &EventQuery {
-                    component: Some(install.to_owned()),
-                    name: Some(name.to_owned()),
-                    customer: None,
-                    from: None,
-                    to: None,
-                    after: Some(after),
-                    limit: Some(100_000),
-                },
-            )
-            .await?;
-        let full = page.len() == 100_000;
-        after = page.last().map_or(after, |e| e.id);
-        all.extend(page);
-        if !full {
-            return Ok(all);
+impl Daily {
+    fn of(results: &Value) -> Daily {
+        let mut daily = Daily::default();
+        for d in results["daily"].as_array().into_iter().flatten() {
+            let day = d["day-start"].as_i64().unwrap_or(0).div_euclid(DAY_MS);
+            let variant = d["variant"].as_str().unwrap_or_default().to_owned();
+            *daily.exposures.entry((day, variant.clone())).or_default() +=
+                d["units"].as_u64().unwrap_or(0);
+            *daily.conversions.entry((day, variant)).or_default() +=
+                d["conversions"].as_u64().unwrap_or(0);
         }
-    }
-}
-
-impl DashboardCache {
-    async fn daily(
-        &self,
-        market: &Marketplace,
-        me: &Principal,
-        tenant: &str,
-        install: &str,
-        key: &str,
-    ) -> Result<Daily, MarketError> {
-        let generation = market.registry().generation().await?;
-        let id = (tenant.to_owned(), install.to_owned(), key.to_owned());
-        let mut daily = self
-            .entries
-            .lock()
-            .ok()
-            .and_then(|e| e.get(&id).cloned())
-            .filter(|d| d.generation == generation)
-            .unwrap_or_else(|| Daily {
-                generation,
-                ..Daily::default()
-            });
-        let mine = |e: &mercato_registry::events::StoredEvent| e.properties["experiment"] == key;
-        for e in events_after(
-            market,
-            me,
-            tenant,
-            install,
-            "experiment.exposure",
-            daily.last_exposure,
-        )
-        .await?
-        {
-            daily.last_exposure = e.id;
-            if mine(&e) {
-                let variant = e.properties["variant"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned();
-                *daily
-                    .exposures
-                    .entry((e.occurred_at.div_euclid(DAY_MS), variant))
-                    .or_default() += 1;
-            }
-        }
-        for e in events_after(
-            market,
-            me,
-            tenant,
-            install,
-            "experiment.conversion",
-            daily.last_conversion,
-        )
-        .await?
-        {
-            daily.last_conversion = e.id;
-            let unit = e.customer.clone().unwrap_or_default();
-            // A unit counts as converted once, on the day of its first conversion.
-            if mine(&e) && daily.converted.insert(unit) {
-                let variant = e.properties["variant"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned();
-                *daily
-                    .conversions
-                    .entry((e.occurred_at.div_euclid(DAY_MS), variant))
-                    .or_default() += 1;
-            }
-        }
-        if let Ok(mut entries) = self.entries.lock() {
-            entries.insert(id, daily.clone());
-        }
-        Ok(daily)
+        daily
     }
 }
 
@@ -298,7 +191,6 @@ fn percent(v: f64) -> String {
 /// `GET /tenants/{tenant}/experiments/{install}/{key}`.
 pub async fn experiment(
     State(market): State<Arc<Marketplace>>,
-    Extension(cache): Extension<Arc<DashboardCache>>,
     viewer: Viewer,
     Path((tenant, install, key)): Path<(String, String, String)>,
     Query(options): Query<Options>,
@@ -399,10 +291,7 @@ pub async fn experiment(
     let progress = needed.map_or(0, |n| (smallest * 100 / n.max(1)).min(100));
 
     // Curves: cumulative tallies per arm by day, compared with mercato-stats.
-    let daily = cache
-        .daily(&market, me, &tenant, &install, &key)
-        .await
-        .map_err(fail)?;
+    let daily = Daily::of(&results);
     let first = daily.exposures.keys().map(|k| k.0).min();
     let last = daily
         .exposures

@@ -92,7 +92,4 @@ pub fn routes() -> Router<Arc<Marketplace>> {
             "/tenants/{tenant}/installs/{id}/versions",
             get(director::versions).post(director::move_version),
         )
-        .layer(axum::Extension(Arc::new(
-            dashboard::DashboardCache::default(),
-        )))
 }
