@@ -35,12 +35,25 @@ mercato_sdk::export_experiments!(Lab);
 /// Most guardrails one experiment may watch.
 const MAX_GUARDRAILS: usize = 10;
 
+/// One experiment.
+fn load(key: &str) -> Result<Experiment, Error> {
+    let stored =
+        store::get(&format!("exp/{key}"))?.ok_or_else(|| Error::not_found("experiment", key))?;
+    upgrade(stored)
+}
+
+/// Every experiment, in one read of the store.
+fn load_all() -> Result<Vec<Experiment>, Error> {
+    store::values::<serde_json::Value>("exp/")?
+        .into_iter()
+        .map(upgrade)
+        .collect()
+}
+
 /// An experiment as stored; those defined before guardrails, sequential
 /// analysis and assignment scheme 2 lack those fields and read as having
 /// none, fixed-horizon and scheme 1 (so they keep assigning as they did).
-fn load(key: &str) -> Result<Experiment, Error> {
-    let mut stored: serde_json::Value =
-        store::get(&format!("exp/{key}"))?.ok_or_else(|| Error::not_found("experiment", key))?;
+fn upgrade(mut stored: serde_json::Value) -> Result<Experiment, Error> {
     if let Some(fields) = stored.as_object_mut() {
         fields
             .entry("guardrails")
@@ -52,6 +65,7 @@ fn load(key: &str) -> Result<Experiment, Error> {
             .entry("assignment_scheme")
             .or_insert_with(|| serde_json::json!(1));
     }
+    let key = stored["key"].as_str().unwrap_or_default().to_owned();
     serde_json::from_value(stored)
         .map_err(|e| Error::Internal(format!("experiment `{key}` is unreadable: {e}")))
 }
@@ -255,10 +269,7 @@ impl Experiments for Lab {
                 status_name(e.status)
             )));
         }
-        let running = store::keys("exp/")
-            .iter()
-            .map(|k| load(k.trim_start_matches("exp/")))
-            .collect::<Result<Vec<_>, _>>()?
+        let running = load_all()?
             .iter()
             .filter(|x| x.status == ExperimentStatus::Running)
             .count();
@@ -332,10 +343,7 @@ impl Experiments for Lab {
     }
 
     fn list_experiments() -> Result<Vec<Experiment>, Error> {
-        store::keys("exp/")
-            .iter()
-            .map(|k| load(k.trim_start_matches("exp/")))
-            .collect()
+        load_all()
     }
 
     fn assign(key: String, unit_id: String) -> Result<Assignment, Error> {
