@@ -108,6 +108,7 @@ pub(crate) fn prepare(
     if !wasmparser::Parser::is_component(bytes) {
         return Err(LoadError::NotWasm);
     }
+    check_shape(bytes)?;
     if let Some(found) = wit_stamp(bytes)?
         && found != WIT_PACKAGE
     {
@@ -145,6 +146,52 @@ pub(crate) fn prepare(
         functions,
         from_cache,
     })
+}
+
+/// Largest body of one wasm function the host compiles. Compile time grows
+/// faster than linearly with a function's size; real component code (serde
+/// included) stays far below this.
+pub const MAX_FUNCTION_BYTES: usize = 1 << 20;
+/// Most locals one wasm function may declare.
+pub const MAX_FUNCTION_LOCALS: u32 = 50_000;
+/// Most functions in all of a component's modules.
+pub const MAX_FUNCTIONS: usize = 100_000;
+
+/// Refuse code whose shape alone would make compiling it slow or large,
+/// before the compiler sees it.
+fn check_shape(bytes: &[u8]) -> Result<(), LoadError> {
+    let mut functions = 0usize;
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        let payload = payload.map_err(|e| LoadError::Invalid(e.to_string()))?;
+        if let wasmparser::Payload::CodeSectionEntry(body) = payload {
+            functions += 1;
+            let size = body.range().len();
+            if size > MAX_FUNCTION_BYTES {
+                return Err(LoadError::TooComplex(format!(
+                    "function {functions} has a body of {size} bytes; the limit is {MAX_FUNCTION_BYTES}"
+                )));
+            }
+            let mut locals = 0u32;
+            let reader = body
+                .get_locals_reader()
+                .map_err(|e| LoadError::Invalid(e.to_string()))?;
+            for local in reader {
+                let (count, _) = local.map_err(|e| LoadError::Invalid(e.to_string()))?;
+                locals = locals.saturating_add(count);
+            }
+            if locals > MAX_FUNCTION_LOCALS {
+                return Err(LoadError::TooComplex(format!(
+                    "function {functions} declares {locals} locals; the limit is {MAX_FUNCTION_LOCALS}"
+                )));
+            }
+            if functions > MAX_FUNCTIONS {
+                return Err(LoadError::TooComplex(format!(
+                    "the component has more than {MAX_FUNCTIONS} functions"
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The `mercato-wit` stamp, if the component carries one (in any nested module).

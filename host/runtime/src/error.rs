@@ -34,6 +34,18 @@ pub enum LoadError {
     /// Malformed or failed validation.
     #[error("the component is malformed: {0}")]
     Invalid(String),
+    /// Shaped so that compiling it would take too long or too much memory.
+    #[error("the component is too complex to compile: {0}")]
+    TooComplex(String),
+    /// Compiling took longer than the platform allows.
+    #[error("compiling the component took longer than {seconds} s; it was refused")]
+    CompileTimeout {
+        /// The bound.
+        seconds: u64,
+    },
+    /// The compiler is busy with other uploads; retry shortly.
+    #[error("the host is compiling other components; retry shortly")]
+    CompilerBusy,
     /// Imports something the host does not provide.
     #[error("the component imports something this host does not provide: {0}")]
     UnknownImport(String),

@@ -1,7 +1,7 @@
 //! Host-side reasons to end an invocation, carried through wasmtime as the
 //! trap's error and recovered by downcasting when the invocation is judged.
 
-use mercato_types::{Permission, StateError};
+use mercato_types::{Limit, Permission, StateError};
 
 /// A host-side reason to end an invocation, carried through wasmtime as the
 /// trap's error and recovered by downcasting.
@@ -14,8 +14,8 @@ pub(crate) enum Fault {
     },
     #[error("called `{0}`, which would block; components must not sleep or poll")]
     Blocking(String),
-    #[error("{0}")]
-    Quota(String),
+    #[error("the invocation exceeded its {limit} limit: {detail}")]
+    Limit { limit: Limit, detail: String },
     #[error("component state storage failed: {0}")]
     Storage(#[from] StateError),
 }

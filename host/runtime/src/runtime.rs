@@ -2,11 +2,13 @@
 //!
 //! Every invocation runs in a fresh store and instance with its own fuel,
 //! deadline, memory cap and output cap. Its store writes, events and approval
-//! requests are buffered and committed together when it returns; a trap or a
-//! limit discards them. Commits are optimistic per (tenant, component): when
-//! another invocation committed first, the invocation is run again, this time
-//! holding the scope exclusively within this process so it cannot lose twice
-//! to a neighbour.
+//! requests are buffered (bounded in count and bytes) and committed together
+//! when it returns a value; a trap, a limit or a returned error discards
+//! them. The commit is part of the invocation's deadline. Commits are
+//! optimistic per (tenant, component): when another invocation changed what
+//! this one read, it is run again, this time holding the scope exclusively
+//! within this process so it cannot lose twice to a neighbour. Every attempt
+//! draws on one budget: the fuel left and the time left of the first.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -32,8 +34,15 @@ pub const MAX_COMPONENT_BYTES: usize = 16 << 20;
 
 /// How often an invocation is run before giving up on contention. Retries
 /// after the first hold the scope exclusively in-process, so only other hosts
-/// can make them lose again.
+/// can make them lose again; all attempts share one fuel and time budget.
 const MAX_ATTEMPTS: u32 = 20;
+
+/// What is left of an invocation's budget across its attempts.
+#[derive(Debug, Clone, Copy)]
+struct Budget {
+    fuel: u64,
+    deadline: Instant,
+}
 
 /// What a successful invocation produced.
 #[derive(Debug)]
@@ -266,6 +275,10 @@ impl Runtime {
         let started = Instant::now();
         let now_ms = (self.clock)();
         let lock = self.scope_lock(&call.scope);
+        let mut budget = Budget {
+            fuel: limits.fuel,
+            deadline: started + limits.deadline(),
+        };
         for attempt in 1..=MAX_ATTEMPTS {
             // First attempts share the scope; a retry takes it exclusively.
             let _shared;
@@ -275,12 +288,21 @@ impl Runtime {
             } else {
                 _exclusive = lock.write().unwrap_or_else(|p| p.into_inner());
             }
-            let run = self.run_once(component, f, call, limits, args, now_ms)?;
-            match self.commit(&call.scope, run.tx) {
+            let run = self
+                .run_once(component, f, call, limits, &budget, args, now_ms)
+                .map_err(|e| across_attempts(e, attempt))?;
+            budget.fuel = budget.fuel.saturating_sub(run.fuel_used);
+            let committed = if returned_error(&run.results) {
+                // All or nothing: a returned error commits nothing.
+                Ok(Committed::default())
+            } else {
+                self.commit(&call.scope, run.tx, budget.deadline)
+            };
+            match committed {
                 Ok(committed) => {
                     return Ok(Outcome {
                         results: run.results,
-                        fuel_used: run.fuel_used,
+                        fuel_used: limits.fuel - budget.fuel,
                         memory_peak: run.memory_peak,
                         output_bytes: run.output_bytes,
                         elapsed: started.elapsed(),
@@ -292,6 +314,21 @@ impl Runtime {
                     });
                 }
                 Err(StateError::Conflict { .. }) => continue,
+                Err(StateError::Deadline) => {
+                    return Err(InvokeError::LimitExceeded {
+                        limit: Limit::Deadline,
+                        detail: format!(
+                            "its effects could not be committed within its {} ms deadline, so none were",
+                            limits.deadline_ms
+                        ),
+                    });
+                }
+                Err(e @ StateError::OverQuota { .. }) => {
+                    return Err(InvokeError::LimitExceeded {
+                        limit: Limit::Store,
+                        detail: e.to_string(),
+                    });
+                }
                 Err(StateError::Storage(e)) => return Err(InvokeError::Storage(e)),
             }
         }
@@ -307,16 +344,18 @@ impl Runtime {
 
     /// Load component bytes as a component of `kind`.
     pub fn load(&self, kind: Kind, bytes: &[u8]) -> Result<LoadedComponent, LoadError> {
-        self.load_verified(kind, bytes, &digest(bytes))
+        self.load_verified(kind, bytes, &digest(bytes), &Limits::default())
     }
 
     /// [`load`](Self::load) for bytes whose sha256 `digest` the caller has
-    /// just verified (checking a package signature hashes the code anyway).
+    /// just verified (checking a package signature hashes the code anyway),
+    /// checked under the `limits` its calls will run with.
     pub fn load_verified(
         &self,
         kind: Kind,
         bytes: &[u8],
         digest: &str,
+        limits: &Limits,
     ) -> Result<LoadedComponent, LoadError> {
         let component = crate::component::prepare(
             &self.engine,
@@ -327,16 +366,16 @@ impl Runtime {
             bytes,
             digest,
         )?;
-        self.typecheck(&component)?;
+        self.typecheck(&component, limits)?;
         Ok(component)
     }
 
-    /// Instantiate once, under default limits and with no grants, and check
-    /// every export's signature against the kind's world. (Resolving export
-    /// names alone would accept a `book` of any type.)
-    fn typecheck(&self, component: &LoadedComponent) -> Result<(), LoadError> {
+    /// Instantiate once, under the limits its calls will have and with no
+    /// grants, and check every export's signature against the kind's world.
+    /// (Resolving export names alone would accept a `book` of any type.)
+    fn typecheck(&self, component: &LoadedComponent, limits: &Limits) -> Result<(), LoadError> {
         let kind = component.kind();
-        let mut store = self.probe_store(&Limits::default());
+        let mut store = self.probe_store(limits);
         let instance = component.pre.instantiate(&mut store).map_err(|e| {
             LoadError::Invalid(format!("the component cannot be instantiated: {e:#}"))
         })?;
@@ -346,14 +385,19 @@ impl Runtime {
 
     /// Apply the transaction, or for a read-only one confirm that what it read
     /// was not changed underneath it.
-    fn commit(&self, scope: &Scope, tx: Transaction) -> Result<Committed, StateError> {
+    fn commit(
+        &self,
+        scope: &Scope,
+        tx: Transaction,
+        deadline: Instant,
+    ) -> Result<Committed, StateError> {
         let committed = Committed {
             events: tx.events.len(),
             approvals: tx.approvals.iter().map(|a| a.id.clone()).collect(),
         };
         let effectful = !tx.writes.is_empty() || !tx.events.is_empty() || !tx.approvals.is_empty();
         if effectful {
-            self.state.commit(scope, tx.into_commit())?;
+            self.state.commit(scope, tx.into_commit(deadline))?;
         } else if let Some(base) = tx.base {
             let current = self.state.version(scope)?;
             if current != base {
@@ -378,35 +422,62 @@ impl Runtime {
     /// A fresh store with the invocation's budget: memory and log caps, fuel,
     /// and the epoch deadline.
     fn store(&self, call: &Arc<CallContext>, limits: &Limits, now_ms: u64) -> Store<Sandbox> {
+        let budget = Budget {
+            fuel: limits.fuel,
+            deadline: Instant::now() + limits.deadline(),
+        };
+        self.store_within(call, limits, &budget, now_ms)
+    }
+
+    /// A fresh store with what is left of an invocation's budget.
+    fn store_within(
+        &self,
+        call: &Arc<CallContext>,
+        limits: &Limits,
+        budget: &Budget,
+        now_ms: u64,
+    ) -> Store<Sandbox> {
         let sandbox = Sandbox::new(
             call.clone(),
             now_ms,
             self.state.clone(),
             self.customers.clone(),
-            usize::try_from(limits.memory_bytes).unwrap_or(usize::MAX),
-            usize::try_from(limits.log_bytes).unwrap_or(usize::MAX),
+            *limits,
         );
         let mut store = Store::new(&self.engine, sandbox);
         store.limiter(|s| s);
         if self.fuel {
             // Fails only when fuel is not enabled, which `self.fuel` rules out.
-            let _ = store.set_fuel(limits.fuel);
+            let _ = store.set_fuel(budget.fuel);
         }
-        store.set_epoch_deadline(EpochTicker::ticks_for(limits.deadline()));
+        let left = budget.deadline.saturating_duration_since(Instant::now());
+        store.set_epoch_deadline(EpochTicker::ticks_for(left));
         store.epoch_deadline_trap();
         store
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn run_once(
         &self,
         component: &LoadedComponent,
         f: &Function,
         call: &Arc<CallContext>,
         limits: &Limits,
+        budget: &Budget,
         args: &[Val],
         now_ms: u64,
     ) -> Result<Run, InvokeError> {
-        let mut store = self.store(call, limits, now_ms);
+        if budget.fuel == 0 || Instant::now() >= budget.deadline {
+            return Err(InvokeError::LimitExceeded {
+                limit: if budget.fuel == 0 {
+                    Limit::Fuel
+                } else {
+                    Limit::Deadline
+                },
+                detail: "nothing was left of its budget for another attempt".to_owned(),
+            });
+        }
+        let mut store = self.store_within(call, limits, budget, now_ms);
         let instance = match component.pre.instantiate(&mut store) {
             Ok(instance) => instance,
             Err(e) => return Err(classify(e, &mut store, limits)),
@@ -422,7 +493,7 @@ impl Runtime {
             return Err(classify(e, &mut store, limits));
         }
         let fuel_used = if self.fuel {
-            limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0))
+            budget.fuel.saturating_sub(store.get_fuel().unwrap_or(0))
         } else {
             0
         };
@@ -524,6 +595,7 @@ struct Run {
     tx: Transaction,
 }
 
+#[derive(Default)]
 struct Committed {
     events: usize,
     approvals: Vec<String>,
@@ -531,6 +603,9 @@ struct Committed {
 
 /// Name what ended an invocation: a host fault, a limit, or the component's
 /// own trap (with what it wrote to stderr, where Rust puts panic messages).
+/// The trap is judged first: a refused `memory.grow` only explains a trap
+/// that no limit explains. The wasm backtrace and core dump go to the host's
+/// log, never to the caller.
 fn classify(error: wasmtime::Error, store: &mut Store<Sandbox>, limits: &Limits) -> InvokeError {
     if let Some(fault) = error.downcast_ref::<Fault>() {
         return match fault {
@@ -539,7 +614,11 @@ fn classify(error: wasmtime::Error, store: &mut Store<Sandbox>, limits: &Limits)
                 call,
             },
             Fault::Storage(e) => InvokeError::Storage(e.to_string()),
-            Fault::Blocking(_) | Fault::Quota(_) => InvokeError::ComponentFault {
+            Fault::Limit { limit, detail } => InvokeError::LimitExceeded {
+                limit: *limit,
+                detail: detail.clone(),
+            },
+            Fault::Blocking(_) => InvokeError::ComponentFault {
                 message: fault.to_string(),
             },
         };
@@ -550,6 +629,29 @@ fn classify(error: wasmtime::Error, store: &mut Store<Sandbox>, limits: &Limits)
     {
         return InvokeError::Busy;
     }
+    let trap = error.downcast_ref::<Trap>().copied();
+    let limit = match trap {
+        Some(Trap::OutOfFuel) => Some((
+            Limit::Fuel,
+            format!("used all {} units of fuel", limits.fuel),
+        )),
+        Some(Trap::Interrupt) => Some((
+            Limit::Deadline,
+            format!("still running after {} ms", limits.deadline_ms),
+        )),
+        Some(Trap::StackOverflow) => Some((
+            Limit::Stack,
+            "recursed past the wasm stack bound".to_owned(),
+        )),
+        Some(Trap::MemoryOutOfBounds) if shadow_stack_overflowed(&error, store) => Some((
+            Limit::Stack,
+            "ran past the end of its stack in linear memory".to_owned(),
+        )),
+        _ => None,
+    };
+    if let Some((limit, detail)) = limit {
+        return InvokeError::LimitExceeded { limit, detail };
+    }
     if let Some(desired) = store.data().memory_refused {
         return InvokeError::LimitExceeded {
             limit: Limit::Memory,
@@ -559,55 +661,37 @@ fn classify(error: wasmtime::Error, store: &mut Store<Sandbox>, limits: &Limits)
             ),
         };
     }
-    if let Some(trap) = error.downcast_ref::<Trap>() {
-        let limit = match trap {
-            Trap::OutOfFuel => Some((
-                Limit::Fuel,
-                format!("used all {} units of fuel", limits.fuel),
-            )),
-            Trap::Interrupt => Some((
-                Limit::Deadline,
-                format!("still running after {} ms", limits.deadline_ms),
-            )),
-            Trap::StackOverflow => Some((
-                Limit::Stack,
-                "recursed past the wasm stack bound".to_owned(),
-            )),
-            Trap::MemoryOutOfBounds if shadow_stack_overflowed(&error, store) => Some((
-                Limit::Stack,
-                "recursed past the end of its stack in linear memory".to_owned(),
-            )),
-            _ => None,
-        };
-        if let Some((limit, detail)) = limit {
-            return InvokeError::LimitExceeded { limit, detail };
-        }
-    }
     if let Some(exit) = error.downcast_ref::<wasmtime_wasi::I32Exit>() {
         return InvokeError::ComponentFault {
             message: format!("the component called exit({})", exit.0),
         };
     }
+    tracing::warn!(scope = ?store.data().call.scope, error = ?error, "component trapped");
     let stderr = store.data_mut().drain_output();
-    let trap = error
-        .downcast_ref::<Trap>()
-        .map_or_else(|| format!("{error:#}"), |t| t.to_string());
+    let what = trap.map_or_else(|| first_line(&error), |t| t.to_string());
     let stderr = stderr.trim();
     InvokeError::ComponentFault {
         message: if stderr.is_empty() {
-            trap
+            what
         } else {
-            format!("{trap}; stderr: {}", last_lines(stderr, 5))
+            format!("{what}; stderr: {}", last_lines(stderr, 5))
         },
     }
+}
+
+/// An error's own message, without its chain of context (a wasm backtrace
+/// or a core dump listing).
+fn first_line(error: &wasmtime::Error) -> String {
+    let text = error.to_string();
+    text.lines().next().unwrap_or("").to_owned()
 }
 
 /// Rust (like C) keeps a shadow stack in linear memory, placed first and
 /// growing down, with no overflow check: running off its end wraps the
 /// stack-pointer global below zero, so the next access is out of bounds. A
-/// mutable i32 global holding an address in the top 1 MiB of the 4 GiB space
-/// (no real memory reaches it: the platform caps memory at 256 MiB) is that
-/// wrapped stack pointer.
+/// mutable i32 global holding an address in the top half of the 4 GiB space
+/// (no real memory reaches it: the platform caps memory at 256 MiB; a frame
+/// of any size up to 2 GiB wraps there) is that wrapped stack pointer.
 fn shadow_stack_overflowed(error: &wasmtime::Error, store: &mut Store<Sandbox>) -> bool {
     let Some(dump) = error.downcast_ref::<wasmtime::WasmCoreDump>() else {
         return false;
@@ -615,8 +699,24 @@ fn shadow_stack_overflowed(error: &wasmtime::Error, store: &mut Store<Sandbox>) 
     dump.globals().iter().any(|global| {
         let ty = global.ty(&*store);
         ty.mutability() == wasmtime::Mutability::Var
-            && matches!(global.get(&mut *store), wasmtime::Val::I32(sp) if (sp as u32) >= 0xFFF0_0000)
+            && matches!(global.get(&mut *store), wasmtime::Val::I32(sp) if sp < 0)
     })
+}
+
+/// Whether the function returned its `result`'s error case.
+fn returned_error(results: &[Val]) -> bool {
+    matches!(results.first(), Some(Val::Result(Err(_))))
+}
+
+/// Say in a limit's detail that the budget was shared by several attempts.
+fn across_attempts(error: InvokeError, attempt: u32) -> InvokeError {
+    match error {
+        InvokeError::LimitExceeded { limit, detail } if attempt > 1 => InvokeError::LimitExceeded {
+            limit,
+            detail: format!("{detail} (across {attempt} attempts, which share one budget)"),
+        },
+        other => other,
+    }
 }
 
 fn last_lines(text: &str, n: usize) -> String {

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use mercato_types::{
-    ApprovalRecord, Commit, CustomerDirectory, EventRecord, Grants, Permission, Scope, StateStore,
-    Version,
+    ApprovalRecord, Commit, CustomerDirectory, EventRecord, Grants, Limit, Limits, Permission,
+    Quota, Scope, StateStore, Version,
 };
 use serde::Serialize;
 use wasmtime::ResourceLimiter;
@@ -72,6 +72,10 @@ pub struct LogLine {
     pub fields: Vec<(String, String)>,
 }
 
+/// What each kept log line costs beyond its text, so that a flood of empty
+/// lines is bounded too.
+pub(crate) const LOG_LINE_OVERHEAD: usize = 64;
+
 /// Log lines under a byte budget; lines past it are counted, not kept.
 #[derive(Debug, Default)]
 pub(crate) struct LogBuffer {
@@ -90,7 +94,8 @@ impl LogBuffer {
     }
 
     pub fn push(&mut self, line: LogLine) {
-        let size = line.message.len()
+        let size = LOG_LINE_OVERHEAD
+            + line.message.len()
             + line
                 .fields
                 .iter()
@@ -109,27 +114,142 @@ impl LogBuffer {
 pub(crate) const MAX_KEY_BYTES: usize = 1024;
 /// Largest value a component may store under one key.
 pub(crate) const MAX_VALUE_BYTES: usize = 1 << 20;
-/// Most bytes one invocation may write in total.
-pub(crate) const MAX_WRITE_BYTES: usize = 16 << 20;
-/// Most events one invocation may emit.
-pub(crate) const MAX_EVENTS: usize = 1_000;
-/// Most approvals one invocation may request.
-pub(crate) const MAX_APPROVALS: usize = 100;
 
-/// The invocation's reads' base version and its buffered effects.
-#[derive(Debug, Default)]
+/// The invocation's reads' base version and its buffered effects, each
+/// buffer bounded in count and bytes by the invocation's [`Limits`].
+#[derive(Debug)]
 pub(crate) struct Transaction {
     pub base: Option<Version>,
     pub writes: BTreeMap<String, Option<Vec<u8>>>,
-    pub written_bytes: usize,
     pub events: Vec<EventRecord>,
     pub approvals: Vec<ApprovalRecord>,
+    limits: Limits,
+    written_bytes: u64,
+    event_count: u64,
+    event_bytes: u64,
+    approval_bytes: u64,
 }
 
 impl Transaction {
-    pub fn into_commit(self) -> Commit {
+    pub fn new(limits: Limits) -> Self {
+        Transaction {
+            base: None,
+            writes: BTreeMap::new(),
+            events: Vec::new(),
+            approvals: Vec::new(),
+            limits,
+            written_bytes: 0,
+            event_count: 0,
+            event_bytes: 0,
+            approval_bytes: 0,
+        }
+    }
+
+    /// Everything buffered, in bytes: no buffer, nor all of them together,
+    /// may hold more than the invocation's own memory limit.
+    fn buffered(&self) -> u64 {
+        self.written_bytes + self.event_bytes + self.approval_bytes
+    }
+
+    /// The one check every buffer goes through: `count` items and `bytes`
+    /// after adding, against the buffer's two limits and the memory limit.
+    fn admit(
+        &self,
+        limit: Limit,
+        (count, max_count): (u64, u64),
+        (bytes, max_bytes): (u64, u64),
+        added: u64,
+    ) -> Result<(), Fault> {
+        let what = match limit {
+            Limit::Writes => "store writes",
+            Limit::Events => "events",
+            _ => "approval requests",
+        };
+        if count > max_count {
+            return Err(Fault::Limit {
+                limit,
+                detail: format!("one invocation may make at most {max_count} {what}"),
+            });
+        }
+        if bytes > max_bytes {
+            return Err(Fault::Limit {
+                limit,
+                detail: format!(
+                    "{what} of this invocation would hold {bytes} bytes; the limit is {max_bytes} bytes"
+                ),
+            });
+        }
+        let total = self.buffered() + added;
+        if total > self.limits.memory_bytes {
+            return Err(Fault::Limit {
+                limit,
+                detail: format!(
+                    "this invocation's buffered effects would hold {total} bytes, more than its {}-byte memory limit",
+                    self.limits.memory_bytes
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Stage a write (or a delete, `None`), replacing an earlier one of the key.
+    pub fn write(&mut self, key: String, value: Option<Vec<u8>>) -> Result<(), Fault> {
+        let size = (key.len() + value.as_ref().map_or(0, Vec::len)) as u64;
+        let replaced = self
+            .writes
+            .get(&key)
+            .map(|old| (key.len() + old.as_ref().map_or(0, Vec::len)) as u64);
+        let count = self.writes.len() as u64 + u64::from(replaced.is_none());
+        let bytes = self.written_bytes - replaced.unwrap_or(0) + size;
+        self.admit(
+            Limit::Writes,
+            (count, self.limits.writes),
+            (bytes, self.limits.write_bytes),
+            size.saturating_sub(replaced.unwrap_or(0)),
+        )?;
+        self.written_bytes = bytes;
+        self.writes.insert(key, value);
+        Ok(())
+    }
+
+    /// Count an event of `size` bytes; keep it when `record` is given
+    /// (tracking on). Dropped events count too, so the bound does not
+    /// depend on the director's switch.
+    pub fn event(&mut self, size: u64, record: Option<EventRecord>) -> Result<(), Fault> {
+        self.admit(
+            Limit::Events,
+            (self.event_count + 1, self.limits.events),
+            (self.event_bytes + size, self.limits.event_bytes),
+            size,
+        )?;
+        self.event_count += 1;
+        self.event_bytes += size;
+        self.events.extend(record);
+        Ok(())
+    }
+
+    /// File an approval request of `size` bytes.
+    pub fn approval(&mut self, size: u64, record: ApprovalRecord) -> Result<(), Fault> {
+        self.admit(
+            Limit::Approvals,
+            (self.approvals.len() as u64 + 1, self.limits.approvals),
+            (self.approval_bytes + size, self.limits.approval_bytes),
+            size,
+        )?;
+        self.approval_bytes += size;
+        self.approvals.push(record);
+        Ok(())
+    }
+
+    /// What to hand the store, committing by `deadline` within `quota`.
+    pub fn into_commit(self, deadline: std::time::Instant) -> Commit {
         Commit {
-            base: self.base.unwrap_or(0),
+            base: self.base,
+            quota: Quota {
+                keys: self.limits.store_keys,
+                bytes: self.limits.store_bytes,
+            },
+            deadline: Some(deadline),
             writes: self.writes,
             events: self.events,
             approvals: self.approvals,
@@ -170,9 +290,10 @@ impl Sandbox {
         now_ms: u64,
         state: Arc<dyn StateStore>,
         customers: Arc<dyn CustomerDirectory>,
-        memory_limit: usize,
-        log_cap: usize,
+        limits: Limits,
     ) -> Self {
+        let log_cap = usize::try_from(limits.log_bytes).unwrap_or(usize::MAX);
+        let memory_limit = usize::try_from(limits.memory_bytes).unwrap_or(usize::MAX);
         let stdout = CapturedOutput::new(log_cap);
         let stderr = CapturedOutput::new(log_cap);
         Sandbox {
@@ -182,7 +303,7 @@ impl Sandbox {
             now_ms,
             state,
             customers,
-            tx: Transaction::default(),
+            tx: Transaction::new(limits),
             log: LogBuffer::new(log_cap),
             stdout,
             stderr,

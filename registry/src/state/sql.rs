@@ -4,21 +4,32 @@
 //! each method blocks on the pool through the Tokio runtime that opened it.
 //!
 //! On SQLite, one host owns the file (several hosts share PostgreSQL), so
-//! every write goes through this store: it keeps the entries of each scope
-//! it has touched in memory, loaded on first use and updated after each
-//! commit, and serves reads from there. A read-only call then costs no query
-//! at all. On PostgreSQL other hosts write too, so every read asks the
-//! database.
+//! every write goes through this store: it keeps the entries of scopes it
+//! has touched in memory, loaded on first use and updated after each commit,
+//! and serves reads from there. A read-only call then costs no query at all.
+//! The mirror is bounded by bytes: least recently used scopes are evicted
+//! past its budget, and a scope larger than an eighth of it is never
+//! mirrored (its reads go to the database). Loading a scope holds only that
+//! scope's slot, never the whole mirror. On PostgreSQL other hosts write
+//! too, so every read asks the database.
+//!
+//! Each scope's row keeps its version and what it holds (keys, bytes), so a
+//! commit checks the scope's quota in the same transaction that applies it.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
 
 use sqlx::Row;
 use tokio::runtime::Handle;
 
 use crate::Database;
 use crate::db::Engine;
-use mercato_types::state::{Commit, Scope, StateError, StateStore, Version};
+use mercato_types::state::{Commit, Scope, StateError, StateStore, Usage, Version};
+
+/// Default bytes of scope entries one host mirrors in memory (SQLite).
+pub const MIRROR_BUDGET: u64 = 256 << 20;
 
 /// A scope's entries as committed, and the lock its commits take so the
 /// mirror is updated in commit order.
@@ -26,24 +37,143 @@ use mercato_types::state::{Commit, Scope, StateError, StateStore, Version};
 struct Mirrored {
     data: RwLock<(Version, BTreeMap<String, Vec<u8>>)>,
     commit: Mutex<()>,
+    /// Bytes of keys and values held.
+    bytes: AtomicU64,
+    /// The mirror's clock at the last use, for eviction.
+    used: AtomicU64,
+    /// Set (under `commit`) when the copy left the mirror: a commit that
+    /// finds it set must go back for the current copy.
+    evicted: AtomicBool,
+}
+
+/// One scope's place in the mirror. Its own lock is held while the scope
+/// loads, so other scopes never wait for it.
+#[derive(Debug, Default)]
+struct Slot {
+    state: Mutex<SlotState>,
+}
+
+#[derive(Debug, Default)]
+enum SlotState {
+    #[default]
+    Empty,
+    Loaded(Arc<Mirrored>),
+    /// Too large to mirror: served from the database.
+    Unmirrored,
 }
 
 /// The mirrored scopes of one SQLite database.
-type Mirror = Arc<Mutex<HashMap<Scope, Arc<Mirrored>>>>;
+#[derive(Debug)]
+struct Mirror {
+    slots: Mutex<HashMap<Scope, Arc<Slot>>>,
+    /// Bytes held by loaded scopes.
+    total: AtomicU64,
+    budget: u64,
+    clock: AtomicU64,
+}
+
+impl Mirror {
+    fn new(budget: u64) -> Self {
+        Mirror {
+            slots: Mutex::new(HashMap::new()),
+            total: AtomicU64::new(0),
+            budget,
+            clock: AtomicU64::new(0),
+        }
+    }
+
+    fn slot(&self, scope: &Scope) -> Arc<Slot> {
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        slots.entry(scope.clone()).or_default().clone()
+    }
+
+    fn touch(&self, m: &Mirrored) {
+        m.used
+            .store(self.clock.fetch_add(1, Ordering::Relaxed), Ordering::Relaxed);
+    }
+
+    /// The largest scope worth mirroring.
+    fn max_scope(&self) -> u64 {
+        self.budget / 8
+    }
+
+    /// Take `m` out of its slot (the caller holds both the slot's lock and
+    /// `m`'s commit lock, so no commit can go through it afterwards). Empty
+    /// slots stay in the map: a slot is never replaced, so two copies of one
+    /// scope can never exist.
+    fn unload(&self, state: &mut SlotState, m: &Mirrored) {
+        if !m.evicted.swap(true, Ordering::AcqRel) {
+            self.total
+                .fetch_sub(m.bytes.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+        if matches!(state, SlotState::Loaded(x) if std::ptr::eq(Arc::as_ptr(x), m)) {
+            *state = SlotState::Empty;
+        }
+    }
+
+    /// Drop `scope`'s copy after a failed or oversized commit; the caller
+    /// holds `m`'s commit lock.
+    fn forget(&self, scope: &Scope, m: &Mirrored) {
+        let slot = self.slot(scope);
+        let mut state = slot.state.lock().unwrap_or_else(|p| p.into_inner());
+        self.unload(&mut state, m);
+    }
+
+    /// Evict least recently used scopes until the mirror is within budget.
+    /// Scopes in the middle of a commit or a load are skipped.
+    fn evict(&self) {
+        if self.total.load(Ordering::Relaxed) <= self.budget {
+            return;
+        }
+        let mut loaded: Vec<(u64, Arc<Slot>)> = {
+            let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+            slots
+                .values()
+                .filter_map(|slot| match &*slot.state.try_lock().ok()? {
+                    SlotState::Loaded(m) => Some((m.used.load(Ordering::Relaxed), slot.clone())),
+                    _ => None,
+                })
+                .collect()
+        };
+        loaded.sort_by_key(|(used, _)| *used);
+        // Evict down to 90% so that the next loads do not evict again at once.
+        let target = self.budget / 10 * 9;
+        for (_, slot) in loaded {
+            if self.total.load(Ordering::Relaxed) <= target {
+                break;
+            }
+            let Ok(mut state) = slot.state.try_lock() else {
+                continue;
+            };
+            let SlotState::Loaded(m) = &*state else {
+                continue;
+            };
+            let m = m.clone();
+            if let Ok(_order) = m.commit.try_lock() {
+                self.unload(&mut state, &m);
+            }
+        }
+    }
+}
 
 /// State in SQL tables `state_scopes` and `state_entries`.
 #[derive(Debug, Clone)]
 pub struct SqlState {
     db: Database,
     runtime: Handle,
-    mirror: Option<Mirror>,
+    mirror: Option<Arc<Mirror>>,
 }
 
 impl SqlState {
     /// State kept in `db`. Call from inside a Tokio runtime; its handle is kept
     /// to run queries for the store's blocking methods.
     pub fn new(db: Database) -> Self {
-        let mirror = (db.engine() == Engine::Sqlite).then(Default::default);
+        Self::with_mirror_budget(db, MIRROR_BUDGET)
+    }
+
+    /// [`new`](Self::new) with `budget` bytes of mirrored scopes (SQLite).
+    pub fn with_mirror_budget(db: Database, budget: u64) -> Self {
+        let mirror = (db.engine() == Engine::Sqlite).then(|| Arc::new(Mirror::new(budget)));
         SqlState {
             db,
             runtime: Handle::current(),
@@ -51,18 +181,36 @@ impl SqlState {
         }
     }
 
-    /// The in-memory copy of a scope (SQLite only), loaded on first use.
+    /// Bytes of scope entries mirrored in memory now (0 on PostgreSQL).
+    pub fn mirrored_bytes(&self) -> u64 {
+        self.mirror
+            .as_ref()
+            .map_or(0, |m| m.total.load(Ordering::Relaxed))
+    }
+
+    /// The in-memory copy of a scope (SQLite only, and not for scopes too
+    /// large to mirror), loaded on first use.
     fn mirrored(&self, scope: &Scope) -> Result<Option<Arc<Mirrored>>, StateError> {
         let Some(mirror) = &self.mirror else {
             return Ok(None);
         };
+        let slot = mirror.slot(scope);
         // Held while loading: a scope's first commit waits for its load, so
         // no commit can slip between the load and the mirror's first use.
-        let mut scopes = mirror.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(m) = scopes.get(scope) {
-            return Ok(Some(m.clone()));
+        let mut state = slot.state.lock().unwrap_or_else(|p| p.into_inner());
+        match &*state {
+            SlotState::Loaded(m) if !m.evicted.load(Ordering::Acquire) => {
+                mirror.touch(m);
+                return Ok(Some(m.clone()));
+            }
+            SlotState::Unmirrored => return Ok(None),
+            SlotState::Loaded(_) | SlotState::Empty => {}
         }
-        let version = self.db_version(scope)?;
+        let (version, usage) = self.db_scope(scope)?;
+        if usage.bytes > mirror.max_scope() {
+            *state = SlotState::Unmirrored;
+            return Ok(None);
+        }
         let entries = self.block(async {
             let rows = sqlx::query(
                 "SELECT key, value FROM state_entries WHERE tenant = $1 AND component = $2",
@@ -75,11 +223,20 @@ impl SqlState {
                 .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<Vec<u8>, _>(1)?)))
                 .collect::<Result<BTreeMap<_, _>, sqlx::Error>>()
         })?;
+        let bytes: u64 = entries
+            .iter()
+            .map(|(k, v)| (k.len() + v.len()) as u64)
+            .sum();
         let m = Arc::new(Mirrored {
             data: RwLock::new((version, entries)),
-            commit: Mutex::new(()),
+            bytes: AtomicU64::new(bytes),
+            ..Mirrored::default()
         });
-        scopes.insert(scope.clone(), m.clone());
+        mirror.touch(&m);
+        mirror.total.fetch_add(bytes, Ordering::Relaxed);
+        *state = SlotState::Loaded(m.clone());
+        drop(state);
+        mirror.evict();
         Ok(Some(m))
     }
 
@@ -96,17 +253,32 @@ fn version_of(v: i64) -> Version {
 
 impl SqlState {
     fn db_version(&self, scope: &Scope) -> Result<Version, StateError> {
+        self.db_scope(scope).map(|(v, _)| v)
+    }
+
+    /// The scope's version and usage.
+    fn db_scope(&self, scope: &Scope) -> Result<(Version, Usage), StateError> {
         self.block(async {
             let row = sqlx::query(
-                "SELECT version FROM state_scopes WHERE tenant = $1 AND component = $2",
+                "SELECT version, entry_count, entry_bytes FROM state_scopes \
+                 WHERE tenant = $1 AND component = $2",
             )
             .bind(&scope.tenant)
             .bind(&scope.component)
             .fetch_optional(self.db.pool())
             .await?;
-            row.map(|r| r.try_get::<i64, _>(0)).transpose()
+            row.map(|r| {
+                Ok::<_, sqlx::Error>((
+                    version_of(r.try_get::<i64, _>(0)?),
+                    Usage {
+                        keys: version_of(r.try_get::<i64, _>(1)?),
+                        bytes: version_of(r.try_get::<i64, _>(2)?),
+                    },
+                ))
+            })
+            .transpose()
         })
-        .map(|v| v.map_or(0, version_of))
+        .map(Option::unwrap_or_default)
     }
 
     fn db_get(&self, scope: &Scope, key: &str) -> Result<Option<Vec<u8>>, StateError> {
@@ -148,10 +320,73 @@ impl SqlState {
         })
     }
 
-    fn db_commit(&self, scope: &Scope, commit: &Commit) -> Result<Version, StateError> {
-        let base = commit.base;
-        let applied = self.block(async {
+    /// Apply `commit` in one transaction; returns the scope's version after
+    /// it and its usage (when it wrote).
+    fn db_commit(&self, scope: &Scope, commit: &Commit) -> Result<(Version, Usage), StateError> {
+        let deadline = commit.deadline;
+        if deadline.is_some_and(|at| Instant::now() >= at) {
+            return Err(StateError::Deadline);
+        }
+        let work = async {
             let mut tx = self.db.pool().begin().await?;
+            let outcome = self.apply(&mut tx, scope, commit).await?;
+            Ok::<_, sqlx::Error>((tx, outcome))
+        };
+        // The statements run within the invocation's deadline; past it the
+        // transaction is dropped, which rolls it back. The final COMMIT is
+        // not cut short, so a commit reported late never half-happened.
+        let (tx, outcome) = match deadline {
+            Some(at) => match self.runtime.block_on(tokio::time::timeout_at(at.into(), work)) {
+                Ok(r) => r.map_err(storage)?,
+                Err(_) => return Err(StateError::Deadline),
+            },
+            None => self.runtime.block_on(work).map_err(storage)?,
+        };
+        match outcome {
+            Applied::Done(version, usage) => {
+                self.runtime.block_on(tx.commit()).map_err(storage)?;
+                Ok((version, usage))
+            }
+            Applied::Refused(e) => {
+                let _ = self.runtime.block_on(tx.rollback());
+                Err(e)
+            }
+        }
+    }
+
+    async fn apply(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        scope: &Scope,
+        commit: &Commit,
+    ) -> Result<Applied, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT version, entry_count, entry_bytes FROM state_scopes \
+             WHERE tenant = $1 AND component = $2",
+        )
+        .bind(&scope.tenant)
+        .bind(&scope.component)
+        .fetch_optional(&mut **tx)
+        .await?;
+        let (current, before) = match row {
+            Some(r) => (
+                version_of(r.try_get::<i64, _>(0)?),
+                Usage {
+                    keys: version_of(r.try_get::<i64, _>(1)?),
+                    bytes: version_of(r.try_get::<i64, _>(2)?),
+                },
+            ),
+            None => (0, Usage::default()),
+        };
+        if let Some(base) = commit.base
+            && base != current
+        {
+            return Ok(Applied::Refused(StateError::Conflict { base, current }));
+        }
+        let mut version = current;
+        let mut usage = before;
+        if !commit.writes.is_empty() {
+            let base = commit.base.unwrap_or(current);
             let base_db = i64::try_from(base).unwrap_or(i64::MAX);
             // Claim the next version first: a concurrent committer from the same
             // base then matches no row (or hits the key) and backs off.
@@ -162,7 +397,7 @@ impl SqlState {
                 )
                 .bind(&scope.tenant)
                 .bind(&scope.component)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?
                 .rows_affected()
             } else {
@@ -173,17 +408,39 @@ impl SqlState {
                 .bind(&scope.tenant)
                 .bind(&scope.component)
                 .bind(base_db)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?
                 .rows_affected()
             };
             if claimed != 1 {
-                tx.rollback().await?;
-                return Ok(false);
+                return Ok(Applied::Refused(StateError::Conflict {
+                    base,
+                    current: base + 1,
+                }));
             }
+            version = base + 1;
             for (key, value) in &commit.writes {
+                let old = sqlx::query(
+                    "SELECT length(value) FROM state_entries \
+                     WHERE tenant = $1 AND component = $2 AND key = $3",
+                )
+                .bind(&scope.tenant)
+                .bind(&scope.component)
+                .bind(key)
+                .fetch_optional(&mut **tx)
+                .await?
+                .map(|r| r.try_get::<i64, _>(0))
+                .transpose()?;
+                if let Some(old) = old {
+                    usage.keys = usage.keys.saturating_sub(1);
+                    usage.bytes = usage
+                        .bytes
+                        .saturating_sub(key.len() as u64 + version_of(old));
+                }
                 match value {
                     Some(value) => {
+                        usage.keys += 1;
+                        usage.bytes += (key.len() + value.len()) as u64;
                         sqlx::query(
                             "INSERT INTO state_entries (tenant, component, key, value) \
                              VALUES ($1, $2, $3, $4) \
@@ -193,63 +450,83 @@ impl SqlState {
                         .bind(&scope.component)
                         .bind(key)
                         .bind(value.clone())
-                        .execute(&mut *tx)
+                        .execute(&mut **tx)
                         .await?;
                     }
-                    None => {
+                    None if old.is_some() => {
                         sqlx::query(
                             "DELETE FROM state_entries WHERE tenant = $1 AND component = $2 AND key = $3",
                         )
                         .bind(&scope.tenant)
                         .bind(&scope.component)
                         .bind(key)
-                        .execute(&mut *tx)
+                        .execute(&mut **tx)
                         .await?;
                     }
+                    None => {}
                 }
             }
-            for event in &commit.events {
-                sqlx::query(
-                    "INSERT INTO events (tenant, component, name, customer, properties, occurred_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(&scope.tenant)
-                .bind(&scope.component)
-                .bind(&event.name)
-                .bind(event.customer.clone())
-                .bind(event.properties.to_string())
-                .bind(i64::try_from(event.occurred_at).unwrap_or(i64::MAX))
-                .execute(&mut *tx)
-                .await?;
+            if usage.breaches(&commit.quota, &before) {
+                return Ok(Applied::Refused(StateError::OverQuota {
+                    usage,
+                    quota: commit.quota,
+                }));
             }
-            for approval in &commit.approvals {
-                let details = serde_json::to_string(&approval.details).unwrap_or_default();
-                sqlx::query(
-                    "INSERT INTO approvals (id, tenant, component, subject, summary, details, status, requested_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7)",
-                )
-                .bind(&approval.id)
-                .bind(&scope.tenant)
-                .bind(&scope.component)
-                .bind(&approval.subject)
-                .bind(&approval.summary)
-                .bind(details)
-                .bind(i64::try_from(approval.requested_at).unwrap_or(i64::MAX))
-                .execute(&mut *tx)
-                .await?;
-            }
-            tx.commit().await?;
-            Ok(true)
-        })?;
-        if applied {
-            Ok(base + 1)
-        } else {
-            Err(StateError::Conflict {
-                base,
-                current: self.db_version(scope)?,
-            })
+            sqlx::query(
+                "UPDATE state_scopes SET entry_count = $3, entry_bytes = $4 \
+                 WHERE tenant = $1 AND component = $2",
+            )
+            .bind(&scope.tenant)
+            .bind(&scope.component)
+            .bind(i64::try_from(usage.keys).unwrap_or(i64::MAX))
+            .bind(i64::try_from(usage.bytes).unwrap_or(i64::MAX))
+            .execute(&mut **tx)
+            .await?;
         }
+        for event in &commit.events {
+            sqlx::query(
+                "INSERT INTO events (tenant, component, name, customer, properties, occurred_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&scope.tenant)
+            .bind(&scope.component)
+            .bind(&event.name)
+            .bind(event.customer.clone())
+            .bind(event.properties.to_string())
+            .bind(i64::try_from(event.occurred_at).unwrap_or(i64::MAX))
+            .execute(&mut **tx)
+            .await?;
+        }
+        for approval in &commit.approvals {
+            let details = serde_json::to_string(&approval.details).unwrap_or_default();
+            sqlx::query(
+                "INSERT INTO approvals (id, tenant, component, subject, summary, details, status, requested_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7)",
+            )
+            .bind(&approval.id)
+            .bind(&scope.tenant)
+            .bind(&scope.component)
+            .bind(&approval.subject)
+            .bind(&approval.summary)
+            .bind(details)
+            .bind(i64::try_from(approval.requested_at).unwrap_or(i64::MAX))
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(Applied::Done(version, usage))
     }
+}
+
+/// What a commit's statements found.
+enum Applied {
+    /// Applied (not yet committed): the version and usage after it.
+    Done(Version, Usage),
+    /// Refused: roll back.
+    Refused(StateError),
+}
+
+fn storage(e: sqlx::Error) -> StateError {
+    StateError::Storage(e.to_string())
 }
 
 fn read<T>(m: &Mirrored, f: impl FnOnce(&(Version, BTreeMap<String, Vec<u8>>)) -> T) -> T {
@@ -283,34 +560,40 @@ impl StateStore for SqlState {
         }
     }
 
+    fn usage(&self, scope: &Scope) -> Result<Usage, StateError> {
+        self.db_scope(scope).map(|(_, u)| u)
+    }
+
     fn commit(&self, scope: &Scope, commit: Commit) -> Result<Version, StateError> {
-        let Some(m) = self.mirrored(scope)? else {
-            return self.db_commit(scope, &commit);
+        let (Some(mirror), Some(m)) = (&self.mirror, self.mirrored(scope)?) else {
+            return self.db_commit(scope, &commit).map(|(v, _)| v);
         };
         let _order = m.commit.lock().unwrap_or_else(|p| p.into_inner());
-        let current = read(&m, |(v, _)| *v);
-        if current != commit.base {
-            return Err(StateError::Conflict {
-                base: commit.base,
-                current,
-            });
+        if m.evicted.load(Ordering::Acquire) {
+            // Evicted between the lookup and the lock: the database decides.
+            drop(_order);
+            return self.db_commit(scope, &commit).map(|(v, _)| v);
         }
-        let version = match self.db_commit(scope, &commit) {
+        let current = read(&m, |(v, _)| *v);
+        if let Some(base) = commit.base
+            && current != base
+        {
+            return Err(StateError::Conflict { base, current });
+        }
+        let (version, usage) = match self.db_commit(scope, &commit) {
             Ok(v) => v,
             Err(e) => {
                 // Another writer reached the file after all: forget the copy
                 // so the next call reloads it.
-                if matches!(e, StateError::Conflict { .. })
-                    && let Some(mirror) = &self.mirror
-                {
-                    mirror
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .remove(scope);
+                if matches!(e, StateError::Conflict { .. }) {
+                    mirror.forget(scope, &m);
                 }
                 return Err(e);
             }
         };
+        if commit.writes.is_empty() {
+            return Ok(version);
+        }
         let mut data = m.data.write().unwrap_or_else(|p| p.into_inner());
         for (key, value) in commit.writes {
             match value {
@@ -319,6 +602,15 @@ impl StateStore for SqlState {
             };
         }
         data.0 = version;
+        drop(data);
+        let old = m.bytes.swap(usage.bytes, Ordering::Relaxed);
+        mirror.total.fetch_add(usage.bytes, Ordering::Relaxed);
+        mirror.total.fetch_sub(old, Ordering::Relaxed);
+        if usage.bytes > mirror.max_scope() {
+            mirror.forget(scope, &m);
+        }
+        drop(_order);
+        mirror.evict();
         Ok(version)
     }
 }

@@ -24,5 +24,7 @@ pub use kind::{Kind, UnknownKind};
 pub use limits::{Limit, Limits, RequestedLimits};
 pub use memory::MemoryState;
 pub use permission::{Grants, Permission, UnknownPermission};
-pub use state::{ApprovalRecord, Commit, EventRecord, Scope, StateError, StateStore, Version};
+pub use state::{
+    ApprovalRecord, Commit, EventRecord, Quota, Scope, StateError, StateStore, Usage, Version,
+};
 pub use wit::{SUPPORTED_WIT, WIT_PACKAGE};

@@ -24,16 +24,28 @@ pub enum Limit {
     Stack,
     /// Returned a result larger than the output cap.
     Output,
+    /// Staged too many store writes, or too many bytes of them.
+    Writes,
+    /// Emitted too many events, or too many bytes of them.
+    Events,
+    /// Filed too many approval requests, or too many bytes of them.
+    Approvals,
+    /// Would grow its store (the tenant's scope) past its quota.
+    Store,
 }
 
 impl Limit {
     /// Every limit an invocation can hit.
-    pub const ALL: [Limit; 5] = [
+    pub const ALL: [Limit; 9] = [
         Limit::Fuel,
         Limit::Deadline,
         Limit::Memory,
         Limit::Stack,
         Limit::Output,
+        Limit::Writes,
+        Limit::Events,
+        Limit::Approvals,
+        Limit::Store,
     ];
 
     /// The limit's name as errors and metrics spell it.
@@ -44,6 +56,10 @@ impl Limit {
             Limit::Memory => "memory",
             Limit::Stack => "stack",
             Limit::Output => "output",
+            Limit::Writes => "writes",
+            Limit::Events => "events",
+            Limit::Approvals => "approvals",
+            Limit::Store => "store",
         }
     }
 }
@@ -108,7 +124,15 @@ budget! {
     deadline_ms, "deadline-ms", "Wall-clock time from instantiation to return, in milliseconds.";
     memory_bytes, "memory-bytes", "Linear memory, in bytes.";
     output_bytes, "output-bytes", "Size of the returned value, in bytes (strings and lists counted by length).";
-    log_bytes, "log-bytes", "Log lines and captured stdout/stderr, in bytes; past it lines are dropped.";
+    log_bytes, "log-bytes", "Log lines and captured stdout/stderr, in bytes (each line counts 64 bytes more than its text, so the count of lines is bounded too); past it lines are dropped.";
+    writes, "writes", "Store keys one invocation sets or deletes.";
+    write_bytes, "write-bytes", "Bytes of keys and values one invocation writes to its store.";
+    events, "events", "Events one invocation emits.";
+    event_bytes, "event-bytes", "Bytes of events (names, customers, properties) one invocation emits.";
+    approvals, "approvals", "Approval requests one invocation files.";
+    approval_bytes, "approval-bytes", "Bytes of approval requests (subject, summary, details) one invocation files.";
+    store_keys, "store-keys", "Keys the component may hold in one tenant's store.";
+    store_bytes, "store-bytes", "Bytes of keys and values the component may hold in one tenant's store.";
 }
 
 impl Default for Limits {
@@ -122,6 +146,14 @@ impl Default for Limits {
             memory_bytes: 64 << 20,
             output_bytes: 1 << 20,
             log_bytes: 64 << 10,
+            writes: 1_000,
+            write_bytes: 4 << 20,
+            events: 100,
+            event_bytes: 256 << 10,
+            approvals: 10,
+            approval_bytes: 64 << 10,
+            store_keys: 100_000,
+            store_bytes: 64 << 20,
         }
     }
 }
@@ -136,6 +168,37 @@ impl Limits {
         memory_bytes: 256 << 20,
         output_bytes: 8 << 20,
         log_bytes: 1 << 20,
+        // Every per-invocation buffer is held in host memory until the
+        // commit, and its commit holds the scope's writer: together they stay
+        // well under the smallest sensible memory limit of a busy call.
+        writes: 10_000,
+        write_bytes: 16 << 20,
+        events: 1_000,
+        event_bytes: 4 << 20,
+        approvals: 100,
+        approval_bytes: 1 << 20,
+        // A sales component's data for one company: a million keys or 1 GiB
+        // is far beyond any first-party component's need.
+        store_keys: 1_000_000,
+        store_bytes: 1 << 30,
+    };
+
+    /// The lowest value a manifest or tenant may set for each budget field:
+    /// under them even `describe` cannot run (or a store is unusable).
+    pub const FLOORS: Limits = Limits {
+        fuel: 1_000_000,
+        deadline_ms: 10,
+        memory_bytes: 2 << 20,
+        output_bytes: 4 << 10,
+        log_bytes: 0,
+        writes: 0,
+        write_bytes: 0,
+        events: 0,
+        event_bytes: 0,
+        approvals: 0,
+        approval_bytes: 0,
+        store_keys: 0,
+        store_bytes: 0,
     };
 
     /// Each limit lowered to at most the corresponding one in `caps`.
@@ -150,6 +213,21 @@ impl Limits {
             .zip(caps.fields())
             .filter(|((_, asked), (_, cap))| asked > cap)
             .map(|((name, asked), (_, cap))| (name, asked, cap))
+            .collect()
+    }
+
+    /// Each limit raised to at least the corresponding one in `floors`.
+    pub fn at_least(self, floors: Limits) -> Limits {
+        self.zip(floors, u64::max)
+    }
+
+    /// The limits below `floors`, each as (name, asked, floor).
+    pub fn short_of(&self, floors: &Limits) -> Vec<(&'static str, u64, u64)> {
+        self.fields()
+            .into_iter()
+            .zip(floors.fields())
+            .filter(|((_, asked), (_, floor))| asked < floor)
+            .map(|((name, asked), (_, floor))| (name, asked, floor))
             .collect()
     }
 

@@ -3,7 +3,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
-use crate::state::{ApprovalRecord, Commit, EventRecord, Scope, StateError, StateStore, Version};
+use crate::state::{
+    ApprovalRecord, Commit, EventRecord, Scope, StateError, StateStore, Usage, Version,
+};
 
 #[derive(Debug, Default)]
 struct ScopeData {
@@ -82,24 +84,63 @@ impl StateStore for MemoryState {
     }
 
     fn commit(&self, scope: &Scope, commit: Commit) -> Result<Version, StateError> {
+        if commit.deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            return Err(StateError::Deadline);
+        }
         let mut scopes = self.lock();
         let data = scopes.entry(scope.clone()).or_default();
-        if data.version != commit.base {
+        if let Some(base) = commit.base
+            && data.version != base
+        {
             return Err(StateError::Conflict {
-                base: commit.base,
+                base,
                 current: data.version,
             });
         }
-        for (key, value) in commit.writes {
-            match value {
-                Some(value) => data.entries.insert(key, value),
-                None => data.entries.remove(&key),
-            };
+        if !commit.writes.is_empty() {
+            let before = usage_of(&data.entries);
+            let mut after = before;
+            for (key, value) in &commit.writes {
+                if let Some(old) = data.entries.get(key) {
+                    after.keys -= 1;
+                    after.bytes -= (key.len() + old.len()) as u64;
+                }
+                if let Some(new) = value {
+                    after.keys += 1;
+                    after.bytes += (key.len() + new.len()) as u64;
+                }
+            }
+            if after.breaches(&commit.quota, &before) {
+                return Err(StateError::OverQuota {
+                    usage: after,
+                    quota: commit.quota,
+                });
+            }
+            for (key, value) in commit.writes {
+                match value {
+                    Some(value) => data.entries.insert(key, value),
+                    None => data.entries.remove(&key),
+                };
+            }
+            data.version += 1;
         }
         data.events.extend(commit.events);
         data.approvals.extend(commit.approvals);
-        data.version += 1;
         Ok(data.version)
+    }
+
+    fn usage(&self, scope: &Scope) -> Result<Usage, StateError> {
+        Ok(self
+            .lock()
+            .get(scope)
+            .map_or_else(Usage::default, |d| usage_of(&d.entries)))
+    }
+}
+
+fn usage_of(entries: &BTreeMap<String, Vec<u8>>) -> Usage {
+    Usage {
+        keys: entries.len() as u64,
+        bytes: entries.iter().map(|(k, v)| (k.len() + v.len()) as u64).sum(),
     }
 }
 

@@ -2,9 +2,17 @@
 //! invocation emitted (events, approval requests), committed all at once.
 //!
 //! Concurrency is optimistic and per scope: every scope has a version that
-//! each commit bumps. An invocation notes the version before its first read
-//! and commits only if it is unchanged; otherwise the caller re-runs it. This
-//! works the same for one process and for several hosts sharing PostgreSQL.
+//! each commit *with writes* bumps. An invocation notes the version before
+//! its first read and commits only if it is unchanged; otherwise the caller
+//! re-runs it. A commit that read nothing (only appends events or approval
+//! requests) checks no version, and one that wrote nothing bumps none, so
+//! every conflict is a real one: something the invocation read was changed.
+//! This works the same for one process and for several hosts sharing
+//! PostgreSQL.
+//!
+//! A commit also carries the scope's quota (keys and bytes held) and the
+//! time by which it must be applied: one over its quota or its deadline
+//! applies nothing.
 
 use std::collections::BTreeMap;
 
@@ -58,11 +66,59 @@ pub struct ApprovalRecord {
     pub requested_at: u64,
 }
 
+/// What a scope may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    /// Keys.
+    pub keys: u64,
+    /// Bytes of keys and values.
+    pub bytes: u64,
+}
+
+impl Quota {
+    /// No bound (tests and tools).
+    pub const UNBOUNDED: Quota = Quota {
+        keys: u64::MAX,
+        bytes: u64::MAX,
+    };
+}
+
+impl Default for Quota {
+    fn default() -> Self {
+        Quota::UNBOUNDED
+    }
+}
+
+/// What a scope holds: its keys and the bytes of its keys and values.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Keys.
+    pub keys: u64,
+    /// Bytes of keys and values.
+    pub bytes: u64,
+}
+
+impl Usage {
+    /// Whether this usage is over `quota` while `grew` (a commit that
+    /// shrinks a scope is always allowed, so a lowered quota never traps a
+    /// component that is cleaning up).
+    pub fn breaches(&self, quota: &Quota, before: &Usage) -> bool {
+        (self.keys > quota.keys && self.keys > before.keys)
+            || (self.bytes > quota.bytes && self.bytes > before.bytes)
+    }
+}
+
 /// Everything one invocation changed, applied atomically.
 #[derive(Debug, Clone, Default)]
 pub struct Commit {
-    /// The scope's version the invocation read.
-    pub base: Version,
+    /// The scope's version the invocation read; `None` when it read nothing
+    /// (then it has no writes either: a blind write depends on the version
+    /// it overwrites).
+    pub base: Option<Version>,
+    /// The scope's quota.
+    pub quota: Quota,
+    /// Apply by then or not at all.
+    pub deadline: Option<std::time::Instant>,
     /// Key → new value, or `None` to delete.
     pub writes: BTreeMap<String, Option<Vec<u8>>>,
     /// Events to store.
@@ -81,6 +137,20 @@ impl Commit {
 /// Why a state operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
+    /// The commit would leave the scope over its quota; nothing was applied.
+    #[error(
+        "the store would hold {} keys and {} bytes; its quota is {} keys and {} bytes",
+        .usage.keys, .usage.bytes, .quota.keys, .quota.bytes
+    )]
+    OverQuota {
+        /// What the scope would hold.
+        usage: Usage,
+        /// Its quota.
+        quota: Quota,
+    },
+    /// The commit could not be applied before its deadline; nothing was.
+    #[error("the commit was not applied before the invocation's deadline")]
+    Deadline,
     /// Someone else committed to the scope since `base` was read; re-run.
     #[error("the component's data changed during the invocation (version {base} is now {current})")]
     Conflict {
@@ -103,8 +173,12 @@ pub trait StateStore: Send + Sync + 'static {
     fn get(&self, scope: &Scope, key: &str) -> Result<Option<Vec<u8>>, StateError>;
     /// Keys starting with `prefix`, ascending.
     fn list_keys(&self, scope: &Scope, prefix: &str) -> Result<Vec<String>, StateError>;
-    /// Apply `commit` if the scope is still at `commit.base`; returns the new version.
+    /// Apply `commit` if the scope is still at `commit.base` (any version
+    /// when it is `None`), within its quota and deadline; returns the
+    /// scope's version after it.
     fn commit(&self, scope: &Scope, commit: Commit) -> Result<Version, StateError>;
+    /// What the scope holds.
+    fn usage(&self, scope: &Scope) -> Result<Usage, StateError>;
 }
 
 #[cfg(any(test, feature = "testing"))]
@@ -116,7 +190,7 @@ pub mod contract {
 
     fn write(base: Version, pairs: &[(&str, Option<&str>)]) -> Commit {
         Commit {
-            base,
+            base: Some(base),
             writes: pairs
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), v.map(|v| v.as_bytes().to_vec())))
@@ -192,6 +266,63 @@ pub mod contract {
             details: vec![("a".into(), "b".into())],
             requested_at: 6,
         });
-        assert_eq!(store.commit(&a, c).unwrap(), 3);
+        assert_eq!(store.commit(&a, c).unwrap(), 2, "no writes: no new version");
+
+        // Appends that read nothing never conflict, and bump nothing.
+        let append = Commit {
+            events: vec![EventRecord {
+                name: "e2".into(),
+                customer: None,
+                properties: serde_json::json!({}),
+                occurred_at: 7,
+            }],
+            ..Commit::default()
+        };
+        assert_eq!(store.commit(&a, append).unwrap(), 2);
+        // A commit that read an old version but wrote nothing still conflicts.
+        let mut stale_read = write(1, &[]);
+        stale_read.events.push(EventRecord {
+            name: "e3".into(),
+            customer: None,
+            properties: serde_json::json!({}),
+            occurred_at: 8,
+        });
+        assert!(matches!(
+            store.commit(&a, stale_read),
+            Err(StateError::Conflict { .. })
+        ));
+
+        // Usage counts keys and their bytes; a commit over the quota applies
+        // nothing, one that shrinks an over-quota scope is allowed.
+        let usage = store.usage(&a).unwrap();
+        assert_eq!(usage.keys, 3);
+        assert_eq!(usage.bytes, ("list/1y".len() + "list/2x".len() + "list/3z".len()) as u64);
+        let mut over = write(2, &[("big", Some("0123456789"))]);
+        over.quota = Quota {
+            keys: 10,
+            bytes: usage.bytes + 5,
+        };
+        assert!(matches!(
+            store.commit(&a, over),
+            Err(StateError::OverQuota { .. })
+        ));
+        assert_eq!(store.get(&a, "big").unwrap(), None);
+        assert_eq!(store.usage(&a).unwrap(), usage);
+        let mut shrink = write(2, &[("list/1", None)]);
+        shrink.quota = Quota { keys: 1, bytes: 1 };
+        assert_eq!(store.commit(&a, shrink).unwrap(), 3);
+        assert_eq!(store.usage(&a).unwrap().keys, 2);
+        // Overwriting a key counts the new value instead of the old one.
+        store.commit(&a, write(3, &[("list/2", Some("xyz"))])).unwrap();
+        assert_eq!(
+            store.usage(&a).unwrap().bytes,
+            ("list/2xyz".len() + "list/3z".len()) as u64
+        );
+
+        // A commit past its deadline applies nothing.
+        let mut late = write(4, &[("late", Some("1"))]);
+        late.deadline = Some(std::time::Instant::now() - std::time::Duration::from_millis(1));
+        assert!(matches!(store.commit(&a, late), Err(StateError::Deadline)));
+        assert_eq!(store.get(&a, "late").unwrap(), None);
     }
 }

@@ -4,26 +4,27 @@ use mercato_types::ApprovalRecord;
 
 use crate::Permission;
 use crate::bindings::mercato::sales::approvals::{ApprovalRequest, Host};
-use crate::fault::Fault;
-use crate::sandbox::{MAX_APPROVALS, Sandbox};
+use crate::sandbox::Sandbox;
 
 impl Host for Sandbox {
     fn request(&mut self, request: ApprovalRequest) -> wasmtime::Result<String> {
         self.require(Permission::Approvals, "approvals.request")?;
-        if self.tx.approvals.len() >= MAX_APPROVALS {
-            return Err(Fault::Quota(format!(
-                "one invocation may request at most {MAX_APPROVALS} approvals"
-            ))
-            .into());
-        }
+        let size = request.subject.len()
+            + request.summary.len()
+            + request
+                .details
+                .iter()
+                .map(|(k, v)| k.len() + v.len())
+                .sum::<usize>();
         let id = format!("apr-{}", uuid::Uuid::new_v4().simple());
-        self.tx.approvals.push(ApprovalRecord {
+        let record = ApprovalRecord {
             id: id.clone(),
             subject: request.subject,
             summary: request.summary,
             details: request.details,
             requested_at: self.now_ms,
-        });
+        };
+        self.tx.approval(size as u64, record)?;
         Ok(id)
     }
 }

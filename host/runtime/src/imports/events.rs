@@ -7,20 +7,26 @@ use mercato_types::EventRecord;
 
 use crate::Permission;
 use crate::bindings::mercato::sales::events::{Event, Host, PropertyValue};
-use crate::fault::Fault;
-use crate::sandbox::{MAX_EVENTS, Sandbox};
+use crate::sandbox::Sandbox;
 
 impl Host for Sandbox {
     fn emit(&mut self, event: Event) -> wasmtime::Result<()> {
         self.require(Permission::Events, "events.emit")?;
-        if self.tx.events.len() >= MAX_EVENTS {
-            return Err(Fault::Quota(format!(
-                "one invocation may emit at most {MAX_EVENTS} events"
-            ))
-            .into());
-        }
+        let size = event.name.len()
+            + event.customer.as_ref().map_or(0, String::len)
+            + event
+                .properties
+                .iter()
+                .map(|p| {
+                    p.key.len()
+                        + match &p.value {
+                            PropertyValue::Text(s) => s.len(),
+                            _ => 8,
+                        }
+                })
+                .sum::<usize>();
         if !self.call.track_events {
-            return Ok(());
+            return Ok(self.tx.event(size as u64, None)?);
         }
         let properties: Map<String, Value> = event
             .properties
@@ -35,12 +41,12 @@ impl Host for Sandbox {
                 (p.key, value)
             })
             .collect();
-        self.tx.events.push(EventRecord {
+        let record = EventRecord {
             name: event.name,
             customer: event.customer,
             properties: Value::Object(properties),
             occurred_at: self.now_ms,
-        });
-        Ok(())
+        };
+        Ok(self.tx.event(size as u64, Some(record))?)
     }
 }

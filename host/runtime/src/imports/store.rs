@@ -2,18 +2,21 @@
 //! invocation's own writes first; writes stay in the transaction until the
 //! invocation commits.
 
-use crate::Permission;
+use crate::{Limit, Permission};
 use crate::bindings::mercato::sales::store::Host;
 use crate::fault::Fault;
-use crate::sandbox::{MAX_KEY_BYTES, MAX_VALUE_BYTES, MAX_WRITE_BYTES, Sandbox};
+use crate::sandbox::{MAX_KEY_BYTES, MAX_VALUE_BYTES, Sandbox};
 
 impl Sandbox {
     fn check_key(&self, key: &str) -> Result<(), Fault> {
         if key.len() > MAX_KEY_BYTES {
-            return Err(Fault::Quota(format!(
-                "store key of {} bytes is above the {MAX_KEY_BYTES}-byte limit",
-                key.len()
-            )));
+            return Err(Fault::Limit {
+                limit: Limit::Writes,
+                detail: format!(
+                    "a store key of {} bytes is above the {MAX_KEY_BYTES}-byte limit",
+                    key.len()
+                ),
+            });
         }
         Ok(())
     }
@@ -22,20 +25,16 @@ impl Sandbox {
         self.check_key(&key)?;
         let size = key.len() + value.as_ref().map_or(0, Vec::len);
         if value.as_ref().is_some_and(|v| v.len() > MAX_VALUE_BYTES) {
-            return Err(Fault::Quota(format!(
-                "store value for `{key}` of {size} bytes is above the {MAX_VALUE_BYTES}-byte limit"
-            )));
-        }
-        if self.tx.written_bytes + size > MAX_WRITE_BYTES {
-            return Err(Fault::Quota(format!(
-                "one invocation may write at most {MAX_WRITE_BYTES} bytes to its store"
-            )));
+            return Err(Fault::Limit {
+                limit: Limit::Writes,
+                detail: format!(
+                    "the store value for `{key}` of {size} bytes is above the {MAX_VALUE_BYTES}-byte limit"
+                ),
+            });
         }
         // A blind write still depends on the version it overwrites.
         self.base()?;
-        self.tx.written_bytes += size;
-        self.tx.writes.insert(key, value);
-        Ok(())
+        self.tx.write(key, value)
     }
 }
 
