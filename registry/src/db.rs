@@ -64,9 +64,13 @@ impl Database {
         };
         let options = AnyConnectOptions::from_str(url).map_err(DbError::Connect)?;
         let pool = AnyPoolOptions::new()
-            // SQLite allows one writer at a time; more connections only add lock waits.
-            .max_connections(if engine == Engine::Sqlite { 4 } else { 16 })
-            .acquire_timeout(Duration::from_secs(10))
+            // SQLite in WAL mode serves readers beside its one writer, and a
+            // burst after a cache refill is mostly reads: 8 connections keep
+            // them moving without piling up writers. PostgreSQL's default of
+            // 100 server connections leaves room for several hosts at 16.
+            .max_connections(if engine == Engine::Sqlite { 8 } else { 16 })
+            // Past this wait a request is answered `503 busy` (never a 500).
+            .acquire_timeout(Duration::from_secs(5))
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if engine == Engine::Sqlite {

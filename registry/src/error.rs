@@ -56,12 +56,25 @@ pub enum RegistryError {
         /// Which key and why.
         message: String,
     },
+    /// Every database connection stayed busy past the pool's wait: the host
+    /// is overloaded, not broken; retry shortly.
+    #[error("the host is busy; retry shortly")]
+    Busy,
     /// The database failed.
     #[error("registry storage failed: {0}")]
-    Storage(#[from] sqlx::Error),
+    Storage(sqlx::Error),
     /// Stored data could not be read back (a bug or an edited database).
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+}
+
+impl From<sqlx::Error> for RegistryError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::PoolTimedOut => RegistryError::Busy,
+            e => RegistryError::Storage(e),
+        }
+    }
 }
 
 impl RegistryError {
@@ -93,6 +106,7 @@ impl RegistryError {
                 PackageError::BadKey | PackageError::BadSignature => "bad-signature",
             },
             RegistryError::Untrusted { code, .. } => code,
+            RegistryError::Busy => "busy",
             RegistryError::Storage(_) | RegistryError::Corrupt(_) => "internal",
         }
     }

@@ -1,5 +1,5 @@
 //! Events components emitted, per tenant: queried by component, name,
-//! customer and time range, oldest first, paged by id.
+//! customer and time range, oldest first, paged by id, count and bytes.
 
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -40,7 +40,8 @@ pub struct EventQuery {
     pub to: Option<i64>,
     /// After this event id (paging).
     pub after: Option<i64>,
-    /// At most this many (default 1000, at most 100 000).
+    /// At most this many (default 1000, at most 10 000; a page also ends
+    /// after 4 MiB of events).
     pub limit: Option<i64>,
 }
 
@@ -51,7 +52,7 @@ impl crate::Registry {
         actor: &Principal,
         tenant: &str,
         query: &EventQuery,
-    ) -> Result<Vec<StoredEvent>, RegistryError> {
+    ) -> Result<EventPage, RegistryError> {
         actor.require_tenant(tenant, &[Role::Operator, Role::Director], "read events")?;
         if let (Some(from), Some(to)) = (query.from, query.to)
             && from >= to
@@ -60,53 +61,80 @@ impl crate::Registry {
         }
         // Optional filters become always-true comparisons, so one statement
         // with typed parameters serves both engines.
-        let rows = sqlx::query(
+        let limit = query.limit.unwrap_or(1000).clamp(1, MAX_PAGE);
+        let statement = sqlx::query(
             "SELECT id, component, name, customer, properties, occurred_at FROM events \
              WHERE tenant = $1 AND id > $2 AND occurred_at >= $3 AND occurred_at < $4 \
              AND ($5 = '' OR component = $5) AND ($6 = '' OR name = $6) \
              AND ($7 = '' OR customer = $7) ORDER BY id LIMIT $8",
         )
-        .bind(tenant)
+        .bind(tenant.to_owned())
         .bind(query.after.unwrap_or(0))
         .bind(query.from.unwrap_or(i64::MIN))
         .bind(query.to.unwrap_or(i64::MAX))
         .bind(query.component.clone().unwrap_or_default())
         .bind(query.name.clone().unwrap_or_default())
         .bind(query.customer.clone().unwrap_or_default())
-        .bind(query.limit.unwrap_or(1000).clamp(1, 100_000))
-        .fetch_all(self.db.pool())
+        .bind(limit);
+        let page = crate::paging::read(statement, self.db.pool(), limit as usize, |r| {
+            let properties: String = r.try_get("properties")?;
+            let event = StoredEvent {
+                id: r.try_get("id")?,
+                component: r.try_get("component")?,
+                name: r.try_get("name")?,
+                customer: r.try_get("customer")?,
+                properties: serde_json::from_str(&properties)
+                    .map_err(|e| RegistryError::Corrupt(format!("stored properties: {e}")))?,
+                occurred_at: r.try_get("occurred_at")?,
+            };
+            let size = properties.len()
+                + event.name.len()
+                + event.component.len()
+                + event.customer.as_ref().map_or(0, String::len);
+            let cursor = event.id.to_string();
+            Ok((event, size, cursor))
+        })
         .await?;
-        rows.iter()
-            .map(|r| {
-                let properties: String = r.try_get("properties")?;
-                Ok(StoredEvent {
-                    id: r.try_get("id")?,
-                    component: r.try_get("component")?,
-                    name: r.try_get("name")?,
-                    customer: r.try_get("customer")?,
-                    properties: serde_json::from_str(&properties)
-                        .map_err(|e| RegistryError::Corrupt(format!("stored properties: {e}")))?,
-                    occurred_at: r.try_get("occurred_at")?,
-                })
-            })
-            .collect()
+        Ok(EventPage {
+            next_after: page.next.and_then(|n| n.parse().ok()),
+            events: page.items,
+        })
     }
+}
+
+/// The most events one page holds.
+pub const MAX_PAGE: i64 = 10_000;
+
+/// One page of events.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventPage {
+    /// Oldest first.
+    pub events: Vec<StoredEvent>,
+    /// Pass as `after` for the next page; `None` when this was the last.
+    pub next_after: Option<i64>,
 }
 
 /// Events as CSV: `id,occurred_at,component,name,customer,properties`
 /// (properties as JSON), one row per event.
 pub fn to_csv(events: &[StoredEvent]) -> Result<String, RegistryError> {
+    csv_rows(events, true)
+}
+
+/// [`to_csv`], with or without the header line (for pages after the first).
+pub fn csv_rows(events: &[StoredEvent], header: bool) -> Result<String, RegistryError> {
     let failed = |e: &dyn std::fmt::Display| RegistryError::Corrupt(format!("writing CSV: {e}"));
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record([
-        "id",
-        "occurred_at",
-        "component",
-        "name",
-        "customer",
-        "properties",
-    ])
-    .map_err(|e| failed(&e))?;
+    if header {
+        w.write_record([
+            "id",
+            "occurred_at",
+            "component",
+            "name",
+            "customer",
+            "properties",
+        ])
+        .map_err(|e| failed(&e))?;
+    }
     for e in events {
         w.write_record([
             e.id.to_string(),

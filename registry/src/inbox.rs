@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use crate::audit::Change;
+use crate::paging::Page;
 use crate::principal::{Principal, Role};
 use crate::{RegistryError, now_ms};
 
@@ -47,6 +48,18 @@ pub struct Answer {
     pub reason: Option<String>,
 }
 
+/// Which approval requests.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ApprovalQuery {
+    /// `pending`, `approved` or `rejected`.
+    pub status: Option<String>,
+    /// The page after this cursor (a previous page's `next`).
+    pub before: Option<String>,
+    /// At most this many (default 100, at most 1000; a page also ends
+    /// after 4 MiB of requests).
+    pub limit: Option<i64>,
+}
+
 const COLUMNS: &str = "id, tenant, component, subject, summary, details, status, requested_at, \
      decided_by, decided_at, reason";
 
@@ -69,19 +82,20 @@ fn approval_from_row(row: &sqlx::any::AnyRow) -> Result<Approval, RegistryError>
 }
 
 impl crate::Registry {
-    /// A tenant's approval requests, newest first, optionally by status.
+    /// A tenant's approval requests, newest first, optionally by status, a
+    /// page at a time (by count and bytes; see [`crate::paging`]).
     pub async fn approvals(
         &self,
         actor: &Principal,
         tenant: &str,
-        status: Option<&str>,
-    ) -> Result<Vec<Approval>, RegistryError> {
+        query: &ApprovalQuery,
+    ) -> Result<Page<Approval>, RegistryError> {
         actor.require_tenant(
             tenant,
             &[Role::Operator, Role::Director],
             "read the approvals inbox",
         )?;
-        if let Some(s) = status
+        if let Some(s) = query.status.as_deref()
             && !["pending", "approved", "rejected"].contains(&s)
         {
             return Err(RegistryError::invalid(
@@ -89,22 +103,38 @@ impl crate::Registry {
                 format!("`{s}` is not one of pending, approved, rejected"),
             ));
         }
+        let (before_at, before_id) = match query.before.as_deref() {
+            None => (i64::MAX, String::new()),
+            Some(cursor) => cursor
+                .split_once(':')
+                .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id.to_owned())))
+                .ok_or_else(|| {
+                    RegistryError::invalid("before", format!("`{cursor}` is not a page cursor"))
+                })?,
+        };
+        let limit = query.limit.unwrap_or(100).clamp(1, 1000);
         let mut conn = self.db.pool().acquire().await?;
         self.tenant_exists(&mut conn, tenant).await?;
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM approvals WHERE tenant = $1 ORDER BY requested_at DESC, id"
+        drop(conn);
+        let statement = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM approvals WHERE tenant = $1 AND ($2 = '' OR status = $2) \
+             AND (requested_at < $3 OR (requested_at = $3 AND id > $4)) \
+             ORDER BY requested_at DESC, id LIMIT $5"
         )))
-        .bind(tenant)
-        .fetch_all(&mut *conn)
-        .await?;
-        let mut out = Vec::new();
-        for row in &rows {
+        .bind(tenant.to_owned())
+        .bind(query.status.clone().unwrap_or_default())
+        .bind(before_at)
+        .bind(before_id)
+        .bind(limit);
+        crate::paging::read(statement, self.db.pool(), limit as usize, |row| {
             let a = approval_from_row(row)?;
-            if status.is_none_or(|s| s == a.status) {
-                out.push(a);
-            }
-        }
-        Ok(out)
+            let size = a.subject.len()
+                + a.summary.len()
+                + a.details.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
+            let cursor = format!("{}:{}", a.requested_at, a.id);
+            Ok((a, size, cursor))
+        })
+        .await
     }
 
     /// Decide a pending request (the tenant's director). The host then

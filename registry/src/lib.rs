@@ -24,6 +24,7 @@ pub mod events;
 pub mod inbox;
 pub mod installs;
 pub mod package;
+pub mod paging;
 pub mod principal;
 pub mod publishers;
 pub mod sessions;

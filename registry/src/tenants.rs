@@ -5,7 +5,7 @@ use sqlx::{AnyConnection, Row};
 
 use crate::audit::Change;
 use crate::principal::{Principal, Role};
-use crate::{RegistryError, now_ms};
+use crate::{Limits, RegistryError, RequestedLimits, now_ms};
 
 /// A tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -125,6 +125,99 @@ impl crate::Registry {
             title: r.try_get(1)?,
             created_at: r.try_get(2)?,
         })
+    }
+
+    /// The limits a tenant lowered (its directors, reps and operators).
+    pub async fn tenant_limits(
+        &self,
+        actor: &Principal,
+        tenant: &str,
+    ) -> Result<RequestedLimits, RegistryError> {
+        actor.require_tenant(
+            tenant,
+            &[Role::Operator, Role::Director, Role::Rep],
+            "read this tenant's limits",
+        )?;
+        self.limits_of(tenant).await
+    }
+
+    /// The caps every call of `tenant` runs under: the platform's, lowered
+    /// where the tenant lowered them.
+    pub async fn tenant_caps(&self, tenant: &str) -> Result<Limits, RegistryError> {
+        Ok(self.limits_of(tenant).await?.or(Limits::PLATFORM_CAPS))
+    }
+
+    async fn limits_of(&self, tenant: &str) -> Result<RequestedLimits, RegistryError> {
+        let row = sqlx::query("SELECT limits FROM tenants WHERE name = $1")
+            .bind(tenant)
+            .fetch_optional(self.db.pool())
+            .await?
+            .ok_or_else(|| RegistryError::not_found("tenant", tenant))?;
+        let text: String = row.try_get(0)?;
+        serde_json::from_str(&text)
+            .map_err(|e| RegistryError::Corrupt(format!("limits of tenant `{tenant}`: {e}")))
+    }
+
+    /// Lower (or restore) the limits every call of the tenant runs under
+    /// (its directors and operators). A value may not exceed the platform's
+    /// cap nor go below its floor; absent values follow the platform.
+    pub async fn set_tenant_limits(
+        &self,
+        actor: &Principal,
+        tenant: &str,
+        limits: RequestedLimits,
+    ) -> Result<RequestedLimits, RegistryError> {
+        actor.require_tenant(
+            tenant,
+            &[Role::Operator, Role::Director],
+            "set this tenant's limits",
+        )?;
+        for (((name, asked), (_, cap)), (_, floor)) in limits
+            .fields()
+            .into_iter()
+            .zip(Limits::PLATFORM_CAPS.fields())
+            .zip(Limits::FLOORS.fields())
+        {
+            let Some(asked) = asked else { continue };
+            if asked > cap {
+                return Err(RegistryError::Invalid {
+                    field: name,
+                    message: format!(
+                        "{asked} is above the platform's cap of {cap}; a tenant may only lower limits"
+                    ),
+                });
+            }
+            if asked < floor {
+                return Err(RegistryError::Invalid {
+                    field: name,
+                    message: format!("{asked} is below the floor of {floor}"),
+                });
+            }
+        }
+        let mut change = Change::begin(&self.db, actor).await?;
+        self.tenant_exists(change.conn(), tenant).await?;
+        let before = sqlx::query("SELECT limits FROM tenants WHERE name = $1")
+            .bind(tenant)
+            .fetch_one(change.conn())
+            .await?
+            .try_get::<String, _>(0)?;
+        let text = serde_json::to_string(&limits).unwrap_or_else(|_| "{}".into());
+        sqlx::query("UPDATE tenants SET limits = $1 WHERE name = $2")
+            .bind(&text)
+            .bind(tenant)
+            .execute(change.conn())
+            .await?;
+        change
+            .record(
+                "tenant.limits",
+                tenant,
+                Some(tenant),
+                &serde_json::from_str(&before).unwrap_or_default(),
+                &serde_json::to_value(&limits).unwrap_or_default(),
+            )
+            .await?;
+        change.commit().await?;
+        Ok(limits)
     }
 
     pub(crate) async fn tenant_exists(

@@ -855,7 +855,7 @@ async fn approvals_inbox(base: Builder) {
             .commit(
                 &scope,
                 Commit {
-                    base: 0,
+                    base: Some(0),
                     approvals: vec![ApprovalRecord {
                         id: "apr_1".into(),
                         subject: "req-7".into(),
@@ -872,14 +872,15 @@ async fn approvals_inbox(base: Builder) {
     .expect("thread");
     let inbox = w
         .registry
-        .approvals(&w.director, "north", Some("pending"))
+        .approvals(&w.director, "north", &pending())
         .await
-        .expect("inbox");
+        .expect("inbox")
+        .items;
     assert_eq!(inbox.len(), 1);
     assert_eq!(inbox[0].details, [("sku".to_owned(), "X1".to_owned())]);
     assert_eq!(
         w.registry
-            .approvals(&w.other_director, "north", None)
+            .approvals(&w.other_director, "north", &Default::default())
             .await
             .unwrap_err()
             .code(),
@@ -887,7 +888,7 @@ async fn approvals_inbox(base: Builder) {
     );
     assert_eq!(
         w.registry
-            .approvals(&w.rep, "north", None)
+            .approvals(&w.rep, "north", &Default::default())
             .await
             .unwrap_err()
             .code(),
@@ -895,9 +896,10 @@ async fn approvals_inbox(base: Builder) {
     );
     assert!(
         w.registry
-            .approvals(&w.other_director, "south", None)
+            .approvals(&w.other_director, "south", &Default::default())
             .await
             .expect("own")
+            .items
             .is_empty()
     );
     let answer = |decision, reason: Option<&str>| Answer {
@@ -1115,7 +1117,7 @@ async fn customers_import_read_erase_and_events_query(base: Builder) {
             .commit(
                 &Scope::new("north", "booking"),
                 Commit {
-                    base: 0,
+                    base: Some(0),
                     events,
                     ..Commit::default()
                 },
@@ -1132,7 +1134,7 @@ async fn customers_import_read_erase_and_events_query(base: Builder) {
     let by = |q: EventQuery| {
         let r = w.registry.clone();
         let d = w.director.clone();
-        async move { r.events(&d, "north", &q).await.unwrap() }
+        async move { r.events(&d, "north", &q).await.unwrap().events }
     };
     assert_eq!(by(q(|_| {})).await.len(), 3);
     assert_eq!(by(q(|q| q.customer = Some("ann".into()))).await.len(), 2);
@@ -1184,6 +1186,7 @@ async fn customers_import_read_erase_and_events_query(base: Builder) {
             .events(&w.other_director, "south", &q(|_| {}))
             .await
             .unwrap()
+            .events
             .is_empty()
     );
 
@@ -1223,4 +1226,11 @@ async fn customers_import_read_erase_and_events_query(base: Builder) {
             .iter()
             .all(|e| !e.after.contains("ann@example.com") && !e.before.contains("ann@example.com"))
     );
+}
+
+fn pending() -> mercato_registry::inbox::ApprovalQuery {
+    mercato_registry::inbox::ApprovalQuery {
+        status: Some("pending".into()),
+        ..Default::default()
+    }
 }

@@ -62,7 +62,7 @@ fn main() {
         .map(|_| {
             let t = Instant::now();
             let c = cached
-                .load_verified(Kind::LivestreamBooking, &bytes, &digest)
+                .load_verified(Kind::LivestreamBooking, &bytes, &digest, &Limits::default())
                 .expect("loads");
             let d = t.elapsed();
             assert!(c.from_cache());

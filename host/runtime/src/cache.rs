@@ -37,6 +37,11 @@ impl CompileCache {
         self.dir.join(format!("{digest}-{}.cwasm", self.engine_key))
     }
 
+    /// Whether a compilation of `digest` is on disk.
+    pub fn contains(&self, digest: &str) -> bool {
+        self.path(digest).is_file()
+    }
+
     /// The cached compilation of `digest`, if present and loadable. An
     /// unloadable file (truncated, foreign) is removed so it is rebuilt.
     pub fn get(&self, engine: &Engine, digest: &str) -> Option<Component> {

@@ -41,7 +41,7 @@ pub enum LoadError {
     #[error("compiling the component took longer than {seconds} s; it was refused")]
     CompileTimeout {
         /// The bound.
-        seconds: u64,
+        seconds: f64,
     },
     /// The compiler is busy with other uploads; retry shortly.
     #[error("the host is compiling other components; retry shortly")]

@@ -329,6 +329,7 @@ impl Runtime {
                         detail: e.to_string(),
                     });
                 }
+                Err(StateError::Busy) => return Err(InvokeError::Busy),
                 Err(StateError::Storage(e)) => return Err(InvokeError::Storage(e)),
             }
         }
@@ -340,6 +341,11 @@ impl Runtime {
     fn scope_lock(&self, scope: &Scope) -> Arc<RwLock<()>> {
         let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
         locks.entry(scope.clone()).or_default().clone()
+    }
+
+    /// Whether loading `digest` would come from the disk cache (no compile).
+    pub fn is_compiled(&self, digest: &str) -> bool {
+        self.cache.as_ref().is_some_and(|c| c.contains(digest))
     }
 
     /// Load component bytes as a component of `kind`.
@@ -613,6 +619,7 @@ fn classify(error: wasmtime::Error, store: &mut Store<Sandbox>, limits: &Limits)
                 permission: *permission,
                 call,
             },
+            Fault::Storage(StateError::Busy) => InvokeError::Busy,
             Fault::Storage(e) => InvokeError::Storage(e.to_string()),
             Fault::Limit { limit, detail } => InvokeError::LimitExceeded {
                 limit: *limit,

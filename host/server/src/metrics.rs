@@ -53,6 +53,7 @@ pub struct Metrics {
     errors: Family<Failure, Counter>,
     fuel: Family<Call, Counter>,
     latency: Family<Call, Histogram, fn() -> Histogram>,
+    refused: Family<Call, Counter>,
 }
 
 impl Default for Metrics {
@@ -85,6 +86,12 @@ impl Metrics {
             "Fuel consumed by successful invocations",
             fuel.clone(),
         );
+        let refused = Family::<Call, Counter>::default();
+        registry.register(
+            "invocations_refused",
+            "Calls not admitted: the tenant over its share or the host full",
+            refused.clone(),
+        );
         registry.register(
             "invocation_duration_seconds",
             "Wall time of invocations, retries included",
@@ -96,7 +103,18 @@ impl Metrics {
             errors,
             fuel,
             latency,
+            refused,
         }
+    }
+
+    /// Count a call that admission refused.
+    pub fn refused(&self, tenant: &str, component: &str) {
+        self.refused
+            .get_or_create(&Call {
+                tenant: tenant.to_owned(),
+                component: component.to_owned(),
+            })
+            .inc();
     }
 
     /// Count one invocation.

@@ -7,3 +7,7 @@ UPDATE state_scopes SET
                    WHERE e.tenant = state_scopes.tenant AND e.component = state_scopes.component),
     entry_bytes = (SELECT COALESCE(SUM(length(CAST(e.key AS BLOB)) + length(e.value)), 0) FROM state_entries e
                    WHERE e.tenant = state_scopes.tenant AND e.component = state_scopes.component);
+
+-- The limits a tenant lowered below the platform's caps (a JSON object of
+-- manifest limit names; absent ones stay at the caps).
+ALTER TABLE tenants ADD COLUMN limits TEXT NOT NULL DEFAULT '{}';

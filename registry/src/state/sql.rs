@@ -241,9 +241,7 @@ impl SqlState {
     }
 
     fn block<T>(&self, f: impl Future<Output = Result<T, sqlx::Error>>) -> Result<T, StateError> {
-        self.runtime
-            .block_on(f)
-            .map_err(|e| StateError::Storage(e.to_string()))
+        self.runtime.block_on(f).map_err(storage)
     }
 }
 
@@ -526,7 +524,10 @@ enum Applied {
 }
 
 fn storage(e: sqlx::Error) -> StateError {
-    StateError::Storage(e.to_string())
+    match e {
+        sqlx::Error::PoolTimedOut => StateError::Busy,
+        e => StateError::Storage(e.to_string()),
+    }
 }
 
 fn read<T>(m: &Mirrored, f: impl FnOnce(&(Version, BTreeMap<String, Vec<u8>>)) -> T) -> T {

@@ -159,6 +159,9 @@ pub enum StateError {
         /// The version found at commit.
         current: Version,
     },
+    /// The storage engine stayed busy past its wait (load, not a fault).
+    #[error("state storage is busy; retry shortly")]
+    Busy,
     /// The storage engine failed.
     #[error("state storage failed: {0}")]
     Storage(String),

@@ -104,6 +104,7 @@ pub struct Builder {
     publishers: Vec<String>,
     accounts: Vec<NewAccount>,
     components: Vec<Seed>,
+    admission: mercato_server::marketplace::admission::AdmissionConfig,
 }
 
 /// A manifest for `name` at `version` of `kind` asking `permissions`.
@@ -283,6 +284,12 @@ impl TestApp {
 
 impl Builder {
     /// Keep the records in a fresh PostgreSQL database (`MERCATO_TEST_POSTGRES`).
+    /// Admit calls with `config` instead of the defaults.
+    pub fn admission(mut self, config: mercato_server::marketplace::admission::AdmissionConfig) -> Self {
+        self.admission = config;
+        self
+    }
+
     pub fn postgres(mut self) -> Self {
         self.store = Store::Postgres;
         self
@@ -410,7 +417,11 @@ impl Builder {
             runtime = runtime.clock(move || now.load(std::sync::atomic::Ordering::Relaxed));
         }
         let runtime = Arc::new(runtime.build().expect("the runtime starts"));
-        let market = Arc::new(Marketplace::new(Registry::new(db.clone()), runtime));
+        let market = Arc::new(Marketplace::with_admission(
+            Registry::new(db.clone()),
+            runtime,
+            self.admission,
+        ));
         let mut app = TestApp {
             market,
             db,

@@ -8,6 +8,7 @@
 mod harness;
 
 mod hostile;
+mod isolation;
 mod livestream;
 mod load;
 mod wasi;

@@ -121,6 +121,7 @@ async fn load_events(
         .registry()
         .events(me, tenant, query)
         .await
+        .map(|page| page.events)
         .map_err(|e| ConsoleError::market(viewer.lang, e.into()))
 }
 
@@ -172,15 +173,41 @@ pub async fn events_csv(
     Query(filter): Query<Filter>,
 ) -> Result<Response, ConsoleError> {
     let query = filter
-        .query(100_000)
+        .query(mercato_registry::events::MAX_PAGE)
         .map_err(|message| ConsoleError::Page {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             message,
             lang: viewer.lang,
         })?;
-    let events = load_events(&market, &viewer, &tenant, &query).await?;
-    let csv = mercato_registry::events::to_csv(&events)
+    let me = viewer.principal()?.clone();
+    // The first page is read now, so a refusal is still a page; the rest
+    // stream a page at a time, so an export of any size holds one page.
+    let first = market
+        .registry()
+        .events(&me, &tenant, &query)
+        .await
         .map_err(|e| ConsoleError::market(viewer.lang, e.into()))?;
+    let head = mercato_registry::events::csv_rows(&first.events, true)
+        .map_err(|e| ConsoleError::market(viewer.lang, e.into()))?;
+    let rest = futures_util::stream::unfold(
+        (first.next_after, market.clone(), me, tenant.clone(), query),
+        |(after, market, me, tenant, mut query)| async move {
+            let after = after?;
+            query.after = Some(after);
+            let page = market.registry().events(&me, &tenant, &query).await;
+            let (chunk, next) = match page.and_then(|p| {
+                Ok((mercato_registry::events::csv_rows(&p.events, false)?, p.next_after))
+            }) {
+                Ok(done) => done,
+                Err(e) => return Some((Err(std::io::Error::other(e.to_string())), (None, market, me, tenant, query))),
+            };
+            Some((Ok(chunk), (next, market, me, tenant, query)))
+        },
+    );
+    let body = axum::body::Body::from_stream(futures_util::StreamExt::chain(
+        futures_util::stream::once(async move { Ok::<_, std::io::Error>(head) }),
+        rest,
+    ));
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
@@ -189,7 +216,7 @@ pub async fn events_csv(
                 format!("attachment; filename=\"{tenant}-events.csv\""),
             ),
         ],
-        csv,
+        body,
     )
         .into_response())
 }

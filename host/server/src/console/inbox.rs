@@ -2,6 +2,7 @@
 //! its details; approve, or reject with a reason (after a confirmation); the
 //! component's own answer to the decision is shown, never a bare "done".
 
+use mercato_registry::inbox::ApprovalQuery;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -27,7 +28,6 @@ struct Row {
     requested: String,
     decided: String,
     reason: String,
-    pending: bool,
 }
 
 #[derive(Template)]
@@ -43,7 +43,6 @@ struct InboxPage {
 
 fn row(chrome: &Chrome, a: Approval) -> Row {
     Row {
-        pending: a.status == "pending",
         status: chrome.tr("approval", &a.status),
         requested: when(a.requested_at),
         decided: match (&a.decided_by, a.decided_at) {
@@ -66,16 +65,32 @@ async fn inbox_page(
     error: Option<String>,
 ) -> Result<Response, ConsoleError> {
     let me = viewer.principal()?;
-    let all = market
-        .registry()
-        .approvals(me, tenant, None)
-        .await
-        .map_err(|e| ConsoleError::market(viewer.lang, e.into()))?;
+    // The inbox shows a page of each: the oldest pending stay reachable
+    // however many requests were decided since.
+    let page = |status: Option<&str>, limit: i64| {
+        let query = ApprovalQuery {
+            status: status.map(str::to_owned),
+            before: None,
+            limit: Some(limit),
+        };
+        async move {
+            market
+                .registry()
+                .approvals(me, tenant, &query)
+                .await
+                .map_err(|e| ConsoleError::market(viewer.lang, e.into()))
+        }
+    };
+    let open = page(Some("pending"), 200).await?;
+    let recent = page(None, 100).await?;
     let chrome = viewer.chrome();
-    let (pending, decided): (Vec<Row>, Vec<Row>) = all
+    let pending: Vec<Row> = open.items.into_iter().map(|a| row(&chrome, a)).collect();
+    let decided: Vec<Row> = recent
+        .items
         .into_iter()
+        .filter(|a| a.status != "pending")
         .map(|a| row(&chrome, a))
-        .partition(|r| r.pending);
+        .collect();
     let status = status_for(&error);
     Ok(render(
         status,

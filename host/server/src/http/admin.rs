@@ -60,6 +60,54 @@ pub async fn tenant(State(m): Market, Caller(me): Caller, Path(tenant): Path<Str
     Ok(to_json(m.registry().tenant(&me, &tenant).await?))
 }
 
+/// The limits every call of the tenant runs under: `caps` (the platform's,
+/// lowered where the tenant lowered them), `lowered` (what the tenant set),
+/// `platform` and `floors` (operators, its directors and reps).
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/limits", tag = "tenants",
+    params(("tenant" = String, Path, description = "Tenant id")),
+    responses((status = 200, description = "`{\"caps\", \"lowered\", \"platform\", \"floors\"}`", body = Value),
+              (status = 403, description = "Another tenant's account", body = super::ErrorBody),
+              (status = 404, description = "No such tenant", body = super::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn tenant_limits(
+    State(m): Market,
+    Caller(me): Caller,
+    Path(tenant): Path<String>,
+) -> Reply {
+    let lowered = m.registry().tenant_limits(&me, &tenant).await?;
+    Ok(Json(limits_reply(&lowered)))
+}
+
+fn limits_reply(lowered: &mercato_registry::RequestedLimits) -> Value {
+    use mercato_registry::Limits;
+    json!({
+        "caps": lowered.or(Limits::PLATFORM_CAPS),
+        "lowered": lowered,
+        "platform": Limits::PLATFORM_CAPS,
+        "floors": Limits::FLOORS,
+    })
+}
+
+/// Lower the limits every call of the tenant runs under: a JSON object of
+/// manifest limit names (`{"memory-bytes": 33554432}`); absent names follow
+/// the platform's caps (its directors and operators).
+#[utoipa::path(put, path = "/v1/tenants/{tenant}/limits", tag = "tenants",
+    params(("tenant" = String, Path, description = "Tenant id")),
+    request_body(content = Value, description = "Limits by manifest name"),
+    responses((status = 200, description = "As the GET", body = Value),
+              (status = 403, description = "Not this tenant's director, nor an operator", body = super::ErrorBody),
+              (status = 422, description = "A limit above the cap or below the floor (named)", body = super::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn set_tenant_limits(
+    State(m): Market,
+    Caller(me): Caller,
+    Path(tenant): Path<String>,
+    Body(limits): Body<mercato_registry::RequestedLimits>,
+) -> Reply {
+    let lowered = m.set_tenant_limits(&me, &tenant, limits).await?;
+    Ok(Json(limits_reply(&lowered)))
+}
+
 /// Create an account; the reply carries its first token, shown only once
 /// (operators).
 #[utoipa::path(post, path = "/v1/accounts", tag = "accounts", request_body = NewAccount,

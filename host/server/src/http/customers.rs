@@ -167,7 +167,8 @@ pub struct EventFilter {
     to: Option<i64>,
     /// After this event id (paging).
     after: Option<i64>,
-    /// At most this many (default 1000, at most 100 000).
+    /// At most this many (default 1000, at most 10 000; a page also ends
+    /// after 4 MiB). `next_after` in the reply continues.
     limit: Option<i64>,
     /// `json` (default), `ndjson` or `csv`.
     format: Option<String>,
@@ -194,9 +195,12 @@ pub async fn events(
         after: f.after,
         limit: f.limit,
     };
-    let events = m.registry().events(&me, &tenant, &query).await?;
+    let page = m.registry().events(&me, &tenant, &query).await?;
+    let events = page.events;
     match f.format.as_deref().unwrap_or("json") {
-        "json" => Ok(Json(json!({ "events": events })).into_response()),
+        "json" => {
+            Ok(Json(json!({ "events": events, "next_after": page.next_after })).into_response())
+        }
         "ndjson" => {
             let mut out = String::new();
             for e in &events {

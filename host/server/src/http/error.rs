@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use mercato_registry::{PackageError, RegistryError};
 
 use crate::marketplace::MarketError;
+use crate::marketplace::admission::Refusal;
 use mercato_runtime::{InvokeError, LoadError};
 
 /// An error reply.
@@ -18,6 +19,7 @@ pub struct ApiError {
     code: String,
     message: String,
     details: Option<Value>,
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -28,7 +30,14 @@ impl ApiError {
             code: code.into(),
             message: message.into(),
             details: None,
+            retry_after: None,
         }
+    }
+
+    /// Tell the client to retry after `seconds` (`Retry-After`).
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     /// 404.
@@ -52,6 +61,9 @@ impl ApiError {
     }
 
     /// A component's own `error` result (`{"not-found": "..."}` and so on).
+    /// Its `internal` case is the component's failure, not the host's: a
+    /// `502 component-internal`. Every one carries `details.source =
+    /// "component"`, so a client can tell it from the host's refusals.
     pub fn from_component(err: &Value) -> Self {
         let (code, payload) = match err {
             Value::Object(o) if o.len() == 1 => {
@@ -61,12 +73,11 @@ impl ApiError {
             Value::String(s) => (s.clone(), Value::Null),
             other => ("internal".to_owned(), other.clone()),
         };
-        let status = match code.as_str() {
-            "invalid-input" => StatusCode::UNPROCESSABLE_ENTITY,
-            "not-found" => StatusCode::NOT_FOUND,
-            "conflict" | "not-configured" => StatusCode::CONFLICT,
-            "refused" => StatusCode::UNPROCESSABLE_ENTITY,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        let (status, code) = match code.as_str() {
+            "invalid-input" | "refused" => (StatusCode::UNPROCESSABLE_ENTITY, code),
+            "not-found" => (StatusCode::NOT_FOUND, code),
+            "conflict" | "not-configured" => (StatusCode::CONFLICT, code),
+            _ => (StatusCode::BAD_GATEWAY, "component-internal".to_owned()),
         };
         let (message, details) = match payload {
             Value::String(s) => (s, None),
@@ -82,15 +93,21 @@ impl ApiError {
                     })
                     .collect::<Vec<_>>()
                     .join("; ");
-                (message, Some(json!({ "fields": fields })))
+                (message, Some(json!({ "fields": fields, "source": "component" })))
             }
             other => (other.to_string(), None),
+        };
+        let message = if code == "component-internal" {
+            format!("the component reported an internal error: {message}")
+        } else {
+            message
         };
         ApiError {
             status,
             code,
             message,
-            details,
+            details: details.or_else(|| Some(json!({ "source": "component" }))),
+            retry_after: None,
         }
     }
 }
@@ -112,6 +129,9 @@ impl From<InvokeError> for ApiError {
             return ApiError::new(status, e.code(), "internal error; see the host's log");
         }
         let mut reply = ApiError::new(status, e.code(), e.to_string());
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            reply.retry_after = Some(1);
+        }
         if let Some(limit) = e.limit() {
             reply.details = Some(json!({ "limit": limit }));
         }
@@ -125,6 +145,10 @@ impl From<RegistryError> for ApiError {
             RegistryError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             RegistryError::Forbidden(_) | RegistryError::Untrusted { .. } => StatusCode::FORBIDDEN,
             RegistryError::NotFound { .. } => StatusCode::NOT_FOUND,
+            RegistryError::Busy => {
+                return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.code(), e.to_string())
+                    .retry_after(1);
+            }
             RegistryError::Conflict { .. } => StatusCode::CONFLICT,
             RegistryError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             RegistryError::Package(PackageError::NotAPackage | PackageError::Truncated(_)) => {
@@ -163,6 +187,14 @@ impl From<LoadError> for ApiError {
             LoadError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-component"),
             LoadError::UnknownImport(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unknown-import"),
             LoadError::WrongWorld { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "wrong-world"),
+            LoadError::TooComplex(_) => (StatusCode::UNPROCESSABLE_ENTITY, "too-complex"),
+            LoadError::CompileTimeout { .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "compile-timeout")
+            }
+            LoadError::CompilerBusy => {
+                return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "compiler-busy", e.to_string())
+                    .retry_after(5);
+            }
             LoadError::Cache(_) => {
                 tracing::error!(error = %e, "compile cache failed");
                 return ApiError::new(
@@ -200,6 +232,18 @@ impl From<MarketError> for ApiError {
             e @ MarketError::Disabled { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "component-disabled", e.to_string())
             }
+            MarketError::Refused(refusal) => {
+                let (status, code) = match &refusal {
+                    Refusal::TenantBusy { .. } => (StatusCode::TOO_MANY_REQUESTS, "tenant-busy"),
+                    Refusal::HostBusy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "host-busy"),
+                    Refusal::TooLarge { .. } => {
+                        (StatusCode::UNPROCESSABLE_ENTITY, "memory-above-budget")
+                    }
+                };
+                let mut reply = ApiError::new(status, code, refusal.to_string());
+                reply.retry_after = refusal.retry_after();
+                reply
+            }
             e @ MarketError::HostOnly(_) => {
                 ApiError::new(StatusCode::FORBIDDEN, "host-only", e.to_string())
             }
@@ -221,6 +265,13 @@ impl IntoResponse for ApiError {
         if let (Some(details), Some(obj)) = (self.details, error.as_object_mut()) {
             obj.insert("details".to_owned(), details);
         }
-        (self.status, Json(json!({ "error": error }))).into_response()
+        let mut response = (self.status, Json(json!({ "error": error }))).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(seconds),
+            );
+        }
+        response
     }
 }

@@ -2,23 +2,27 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use mercato_registry::inbox::Answer;
+use mercato_registry::inbox::{Answer, ApprovalQuery};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::{Body, Caller, Market, Reply};
 
-/// Filter for the inbox.
+/// Filter and page for the inbox.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct InboxFilter {
     /// `pending`, `approved` or `rejected`.
     status: Option<String>,
+    /// The page after this cursor (a previous reply's `next`).
+    before: Option<String>,
+    /// At most this many (default 100, at most 1000; a page also ends after 4 MiB).
+    limit: Option<i64>,
 }
 
 /// Approval requests components of this tenant raised (its director,
 /// operators).
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/approvals", tag = "approvals", params(("tenant" = String, Path), InboxFilter),
-    responses((status = 200, description = "`{\"approvals\": [...]}`, newest first", body = Value),
+    responses((status = 200, description = "`{\"approvals\": [...], \"next\": cursor or null}`, newest first", body = Value),
               (status = 403, description = "Not this tenant's director", body = super::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list(
@@ -27,9 +31,13 @@ pub async fn list(
     Path(tenant): Path<String>,
     Query(f): Query<InboxFilter>,
 ) -> Reply {
-    Ok(Json(
-        json!({ "approvals": m.registry().approvals(&me, &tenant, f.status.as_deref()).await? }),
-    ))
+    let query = ApprovalQuery {
+        status: f.status,
+        before: f.before,
+        limit: f.limit,
+    };
+    let page = m.registry().approvals(&me, &tenant, &query).await?;
+    Ok(Json(json!({ "approvals": page.items, "next": page.next })))
 }
 
 /// Decide a pending request (the tenant's director); the component that

@@ -123,6 +123,7 @@ fn documented() -> (Router<Arc<Marketplace>>, utoipa::openapi::OpenApi) {
         .routes(routes!(admin::me))
         .routes(routes!(admin::create_tenant, admin::tenants))
         .routes(routes!(admin::tenant))
+        .routes(routes!(admin::tenant_limits, admin::set_tenant_limits))
         .routes(routes!(admin::create_account, admin::accounts))
         .routes(routes!(admin::issue_token))
         .routes(routes!(admin::revoke_token))

@@ -30,6 +30,17 @@ impl Marketplace {
         self.changed(self.registry.create_tenant(actor, new)).await
     }
 
+    /// Lower (or restore) the limits every call of a tenant runs under.
+    pub async fn set_tenant_limits(
+        &self,
+        actor: &Principal,
+        tenant: &str,
+        limits: mercato_registry::RequestedLimits,
+    ) -> Result<mercato_registry::RequestedLimits, MarketError> {
+        self.changed(self.registry.set_tenant_limits(actor, tenant, limits))
+            .await
+    }
+
     /// Create an account and its first token.
     pub async fn create_account(
         &self,

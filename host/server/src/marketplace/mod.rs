@@ -14,15 +14,21 @@
 //! generation (its audit head) changes with every change anywhere, so a
 //! host compares it at most every [`REFRESH`] and drops its caches when it
 //! moved: several hosts sharing PostgreSQL see each other's changes within
-//! that time, and this host's own changes apply to the next call.
+//! that time, and this host's own changes apply to the next call. A cache
+//! refills once per key however many calls miss it at once.
+//!
+//! Calls pass [`admission`] first (per-tenant and per-install slots, memory
+//! budgets); compiling runs on its own thread, one at a time, within the
+//! admission settings' compile timeout.
 
 mod admin;
+pub mod admission;
+mod flight;
 mod installs;
 mod publishing;
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mercato_registry::inbox::{Answer, Approval};
@@ -35,6 +41,8 @@ use mercato_runtime::{
 };
 
 use crate::metrics::Metrics;
+use admission::{Admission, AdmissionConfig, Refusal};
+use flight::Flights;
 
 /// How stale a host's view of the registry may get.
 pub const REFRESH: Duration = Duration::from_millis(500);
@@ -71,6 +79,9 @@ pub enum MarketError {
     /// A function only the host calls.
     #[error("`{0}` is called by the host, not over the API")]
     HostOnly(String),
+    /// The call was not admitted (tenant over its share, host full).
+    #[error(transparent)]
+    Refused(#[from] Refusal),
     /// A worker thread died.
     #[error("internal error: {0}")]
     Internal(String),
@@ -110,9 +121,11 @@ pub struct Marketplace {
     registry: Registry,
     runtime: Arc<Runtime>,
     metrics: Metrics,
-    loaded: Mutex<HashMap<(String, Version), Arc<LoadedComponent>>>,
-    active: RwLock<HashMap<(String, String), Arc<Active>>>,
-    tokens: RwLock<HashMap<String, Principal>>,
+    admission: Admission,
+    compiler: Arc<tokio::sync::Semaphore>,
+    loaded: Flights<(String, Version), Arc<LoadedComponent>>,
+    active: Flights<(String, String), Arc<Active>>,
+    tokens: Flights<String, Principal>,
     generation: AtomicI64,
     checked_at_ms: AtomicU64,
     started: Instant,
@@ -131,13 +144,24 @@ fn blocking_failed(e: tokio::task::JoinError) -> MarketError {
 impl Marketplace {
     /// The marketplace over `registry`, running components in `runtime`.
     pub fn new(registry: Registry, runtime: Arc<Runtime>) -> Self {
+        Self::with_admission(registry, runtime, AdmissionConfig::default())
+    }
+
+    /// [`new`](Self::new) with admission settings.
+    pub fn with_admission(
+        registry: Registry,
+        runtime: Arc<Runtime>,
+        admission: AdmissionConfig,
+    ) -> Self {
         Marketplace {
             registry,
             runtime,
             metrics: Metrics::new(),
-            loaded: Mutex::new(HashMap::new()),
-            active: RwLock::new(HashMap::new()),
-            tokens: RwLock::new(HashMap::new()),
+            admission: Admission::new(admission),
+            compiler: Arc::new(tokio::sync::Semaphore::new(1)),
+            loaded: Flights::new(),
+            active: Flights::new(),
+            tokens: Flights::new(),
             generation: AtomicI64::new(-1),
             checked_at_ms: AtomicU64::new(0),
             started: Instant::now(),
@@ -180,29 +204,29 @@ impl Marketplace {
     fn forget(&self) {
         // Loaded components go too: a revoked key must stop its code at the
         // next call (reloading from the disk cache is cheap).
-        if let Ok(mut l) = self.loaded.lock() {
-            l.clear();
-        }
-        if let Ok(mut a) = self.active.write() {
-            a.clear();
-        }
-        if let Ok(mut t) = self.tokens.write() {
-            t.clear();
-        }
+        self.loaded.clear();
+        self.active.clear();
+        self.tokens.clear();
     }
+
+    /// The admission gates.
+    pub fn admission(&self) -> &Admission {
+        &self.admission
+    }
+
 
     /// The account behind a bearer token.
     pub async fn authenticate(&self, token: &str) -> Result<Principal, MarketError> {
         self.refresh().await?;
         let hash = mercato_registry::sha256_hex(token.as_bytes());
-        if let Some(p) = self.tokens.read().ok().and_then(|t| t.get(&hash).cloned()) {
-            return Ok(p);
-        }
-        let principal = self.registry.authenticate(token).await?;
-        if let Ok(mut t) = self.tokens.write() {
-            t.insert(hash, principal.clone());
-        }
-        Ok(principal)
+        self.tokens
+            .get_or_load(&hash, || async {
+                self.registry
+                    .authenticate(token)
+                    .await
+                    .map_err(MarketError::from)
+            })
+            .await
     }
 
     /// Load (compiling or from the disk cache) the component of a version,
@@ -213,32 +237,73 @@ impl Marketplace {
         version: &Version,
     ) -> Result<Arc<LoadedComponent>, MarketError> {
         let key = (name.to_owned(), version.clone());
-        if let Some(c) = self.loaded.lock().ok().and_then(|l| l.get(&key).cloned()) {
-            return Ok(c);
-        }
-        let package = self.registry.load_package(name, version).await?;
-        let kind = kind_of(&package.manifest.kind)?;
-        let digest = package.code_digest();
+        self.loaded
+            .get_or_load(&key, || async {
+                let package = self.registry.load_package(name, version).await?;
+                let kind = kind_of(&package.manifest.kind)?;
+                let limits = package.manifest.limits.resolve();
+                let digest = package.code_digest();
+                let component = self.load(kind, package.code, digest, limits).await?;
+                Ok(Arc::new(component))
+            })
+            .await
+    }
+
+    /// Load component bytes: from the disk cache on a worker thread, or
+    /// compiled on a thread of its own, one compile at a time and within
+    /// the compile timeout, so compiling never holds a serving thread and
+    /// never more than one core.
+    async fn load(
+        &self,
+        kind: Kind,
+        code: Vec<u8>,
+        digest: String,
+        limits: Limits,
+    ) -> Result<LoadedComponent, MarketError> {
         let runtime = self.runtime.clone();
-        let component = tokio::task::spawn_blocking(move || {
-            runtime.load_verified(kind, &package.code, &digest)
-        })
-        .await
-        .map_err(blocking_failed)??;
-        let component = Arc::new(component);
-        if let Ok(mut l) = self.loaded.lock() {
-            l.insert(key, component.clone());
+        if runtime.is_compiled(&digest) {
+            return tokio::task::spawn_blocking(move || {
+                runtime.load_verified(kind, &code, &digest, &limits)
+            })
+            .await
+            .map_err(blocking_failed)?
+            .map_err(MarketError::from);
         }
-        Ok(component)
+        let timeout = self.admission.config().compile_timeout;
+        let seconds = timeout.as_secs_f64();
+        let permit = tokio::time::timeout(timeout, self.compiler.clone().acquire_owned())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .ok_or(LoadError::CompilerBusy)?;
+        let (done, result) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name("mercato-compile".into())
+            .spawn(move || {
+                let loaded = runtime.load_verified(kind, &code, &digest, &limits);
+                // The permit is held until the compiler is really done, even
+                // when the caller stopped waiting.
+                drop(permit);
+                let _ = done.send(loaded);
+            })
+            .map_err(|e| MarketError::Internal(format!("cannot start a compile thread: {e}")))?;
+        match tokio::time::timeout(timeout, result).await {
+            Ok(Ok(loaded)) => Ok(loaded?),
+            Ok(Err(_)) => Err(MarketError::Internal("the compile thread died".into())),
+            Err(_) => Err(LoadError::CompileTimeout { seconds }.into()),
+        }
     }
 
     /// A tenant's install, resolved and ready to call.
     pub async fn active(&self, tenant: &str, id: &str) -> Result<Arc<Active>, MarketError> {
         self.refresh().await?;
         let key = (tenant.to_owned(), id.to_owned());
-        if let Some(a) = self.active.read().ok().and_then(|a| a.get(&key).cloned()) {
-            return Ok(a);
-        }
+        self.active
+            .get_or_load(&key, || self.resolve(tenant, id))
+            .await
+    }
+
+    async fn resolve(&self, tenant: &str, id: &str) -> Result<Arc<Active>, MarketError> {
         let install = self.registry.installed(tenant, id).await?;
         let version = self
             .registry
@@ -246,6 +311,7 @@ impl Marketplace {
             .await?
             .0;
         let component = self.component(&install.package, &install.version).await?;
+        let tenant_caps = self.registry.tenant_caps(tenant).await?;
         let grants: Grants = version
             .manifest
             .permissions
@@ -259,14 +325,11 @@ impl Marketplace {
                 settings: install.settings.to_string().into(),
                 track_events: install.tracking,
             }),
-            limits: version.manifest.limits.resolve(),
+            limits: version.manifest.limits.resolve().within(tenant_caps),
             component,
             version,
             install,
         });
-        if let Ok(mut a) = self.active.write() {
-            a.insert(key, active.clone());
-        }
         Ok(active)
     }
 
@@ -300,12 +363,30 @@ impl Marketplace {
         function: &str,
         args: Value,
     ) -> Result<Outcome, MarketError> {
+        let admitted = self
+            .admission
+            .admit(
+                &active.install.tenant,
+                &active.install.id,
+                active.limits.memory_bytes,
+            )
+            .await;
+        let admitted = match admitted {
+            Ok(admitted) => admitted,
+            Err(refusal) => {
+                self.metrics
+                    .refused(&active.install.tenant, &active.install.id);
+                return Err(refusal.into());
+            }
+        };
         let runtime = self.runtime.clone();
         let a = active.clone();
         let f = function.to_owned();
         let started = Instant::now();
         let result = tokio::task::spawn_blocking(move || {
-            runtime.invoke_json(&a.component, &a.call, &a.limits, &f, &args)
+            let outcome = runtime.invoke_json(&a.component, &a.call, &a.limits, &f, &args);
+            drop(admitted);
+            outcome
         })
         .await
         .map_err(blocking_failed)?;

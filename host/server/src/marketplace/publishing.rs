@@ -7,7 +7,7 @@ use mercato_registry::{
 };
 use semver::Version;
 
-use super::{MarketError, Marketplace, blocking_failed, kind_of};
+use super::{MarketError, Marketplace, kind_of};
 use mercato_runtime::Limits;
 
 impl Marketplace {
@@ -34,14 +34,13 @@ impl Marketplace {
             ));
         }
         let kind = kind_of(&manifest.kind)?;
-        let runtime = self.runtime.clone();
+        let limits = manifest.limits.resolve();
         let code = upload.package.code.clone();
         let digest = upload.package.code_digest();
         // Compiling also type-checks the component against its kind's world,
-        // and leaves it in the disk cache for the first call.
-        tokio::task::spawn_blocking(move || runtime.load_verified(kind, &code, &digest))
-            .await
-            .map_err(blocking_failed)??;
+        // under the limits its calls will have, and leaves it in the disk
+        // cache for the first call.
+        self.load(kind, code, digest, limits).await?;
         let version = self.registry.submit(actor, upload).await?;
         self.forget();
         Ok(version)
