@@ -277,3 +277,26 @@ fn the_commit_is_part_of_the_deadline() {
     let again = call_scripted("slow-commit", &Limits::default()).expect("in time");
     assert_eq!(again.json()["ok"]["id"], "s-1", "the late commit left nothing");
 }
+
+#[test]
+fn code_too_complex_to_compile_is_refused_before_compiling() {
+    let host = shared();
+    // One function whose body is over 1 MiB.
+    let body = "i32.const 0 drop ".repeat(400_000);
+    let huge = format!("(component (core module (func {body})))");
+    // One function with more locals than any real code declares.
+    let locals = "i32 ".repeat(60_000);
+    let many = format!("(component (core module (func (local {locals}))))");
+    for (what, text) in [("body", huge), ("locals", many)] {
+        let bytes = wat::parse_str(&text).expect("valid text");
+        let err = host
+            .runtime
+            .load(Kind::LivestreamBooking, &bytes)
+            .expect_err("refused");
+        assert!(
+            matches!(err, mercato_runtime::LoadError::TooComplex(_)),
+            "{what}: {err}"
+        );
+        assert!(err.to_string().contains("limit"), "{err}");
+    }
+}

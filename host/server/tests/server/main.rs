@@ -8,6 +8,7 @@
 mod concurrency;
 mod console;
 mod http;
+mod isolation;
 mod market;
 mod rollout;
 
