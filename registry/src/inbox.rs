@@ -130,7 +130,10 @@ impl crate::Registry {
             let a = approval_from_row(row)?;
             let size = a.subject.len()
                 + a.summary.len()
-                + a.details.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
+                + a.details
+                    .iter()
+                    .map(|(k, v)| k.len() + v.len())
+                    .sum::<usize>();
             let cursor = format!("{}:{}", a.requested_at, a.id);
             Ok((a, size, cursor))
         })

@@ -213,7 +213,7 @@ impl crate::Registry {
                 tenant,
                 Some(tenant),
                 &serde_json::from_str(&before).unwrap_or_default(),
-                &serde_json::to_value(&limits).unwrap_or_default(),
+                &serde_json::to_value(limits).unwrap_or_default(),
             )
             .await?;
         change.commit().await?;

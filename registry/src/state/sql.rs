@@ -88,8 +88,10 @@ impl Mirror {
     }
 
     fn touch(&self, m: &Mirrored) {
-        m.used
-            .store(self.clock.fetch_add(1, Ordering::Relaxed), Ordering::Relaxed);
+        m.used.store(
+            self.clock.fetch_add(1, Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
     }
 
     /// The largest scope worth mirroring.
@@ -334,7 +336,12 @@ impl SqlState {
         // transaction is dropped, which rolls it back. The final COMMIT is
         // not cut short, so a commit reported late never half-happened.
         let (tx, outcome) = match deadline {
-            Some(at) => match self.runtime.block_on(tokio::time::timeout_at(at.into(), work)) {
+            // The timer is made inside `block_on`: a worker thread of the
+            // runtime's blocking pool has no runtime context of its own.
+            Some(at) => match self
+                .runtime
+                .block_on(async { tokio::time::timeout_at(at.into(), work).await })
+            {
                 Ok(r) => r.map_err(storage)?,
                 Err(_) => return Err(StateError::Deadline),
             },

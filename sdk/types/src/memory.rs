@@ -84,7 +84,10 @@ impl StateStore for MemoryState {
     }
 
     fn commit(&self, scope: &Scope, commit: Commit) -> Result<Version, StateError> {
-        if commit.deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+        if commit
+            .deadline
+            .is_some_and(|d| std::time::Instant::now() >= d)
+        {
             return Err(StateError::Deadline);
         }
         let mut scopes = self.lock();
@@ -140,7 +143,10 @@ impl StateStore for MemoryState {
 fn usage_of(entries: &BTreeMap<String, Vec<u8>>) -> Usage {
     Usage {
         keys: entries.len() as u64,
-        bytes: entries.iter().map(|(k, v)| (k.len() + v.len()) as u64).sum(),
+        bytes: entries
+            .iter()
+            .map(|(k, v)| (k.len() + v.len()) as u64)
+            .sum(),
     }
 }
 

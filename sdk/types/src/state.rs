@@ -299,7 +299,10 @@ pub mod contract {
         // nothing, one that shrinks an over-quota scope is allowed.
         let usage = store.usage(&a).unwrap();
         assert_eq!(usage.keys, 3);
-        assert_eq!(usage.bytes, ("list/1y".len() + "list/2x".len() + "list/3z".len()) as u64);
+        assert_eq!(
+            usage.bytes,
+            ("list/1y".len() + "list/2x".len() + "list/3z".len()) as u64
+        );
         let mut over = write(2, &[("big", Some("0123456789"))]);
         over.quota = Quota {
             keys: 10,
@@ -316,7 +319,9 @@ pub mod contract {
         assert_eq!(store.commit(&a, shrink).unwrap(), 3);
         assert_eq!(store.usage(&a).unwrap().keys, 2);
         // Overwriting a key counts the new value instead of the old one.
-        store.commit(&a, write(3, &[("list/2", Some("xyz"))])).unwrap();
+        store
+            .commit(&a, write(3, &[("list/2", Some("xyz"))]))
+            .unwrap();
         assert_eq!(
             store.usage(&a).unwrap().bytes,
             ("list/2xyz".len() + "list/3z".len()) as u64

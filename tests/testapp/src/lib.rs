@@ -285,7 +285,10 @@ impl TestApp {
 impl Builder {
     /// Keep the records in a fresh PostgreSQL database (`MERCATO_TEST_POSTGRES`).
     /// Admit calls with `config` instead of the defaults.
-    pub fn admission(mut self, config: mercato_server::marketplace::admission::AdmissionConfig) -> Self {
+    pub fn admission(
+        mut self,
+        config: mercato_server::marketplace::admission::AdmissionConfig,
+    ) -> Self {
         self.admission = config;
         self
     }

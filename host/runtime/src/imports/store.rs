@@ -2,10 +2,10 @@
 //! invocation's own writes first; writes stay in the transaction until the
 //! invocation commits.
 
-use crate::{Limit, Permission};
 use crate::bindings::mercato::sales::store::Host;
 use crate::fault::Fault;
 use crate::sandbox::{MAX_KEY_BYTES, MAX_VALUE_BYTES, Sandbox};
+use crate::{Limit, Permission};
 
 impl Sandbox {
     fn check_key(&self, key: &str) -> Result<(), Fault> {

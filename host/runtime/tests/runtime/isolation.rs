@@ -8,8 +8,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use mercato_runtime::{
-    CallContext, Grants, InvokeError, Kind, Limit, Limits, MemoryState, Permission, Runtime,
-    Scope, StateError, StateStore,
+    CallContext, Grants, InvokeError, Kind, Limit, Limits, MemoryState, Permission, Runtime, Scope,
+    StateError, StateStore,
 };
 use mercato_types::{Commit, Usage, Version};
 use serde_json::json;
@@ -30,7 +30,12 @@ fn booked(c: &Caller<'_>, customer: &str) -> Result<mercato_runtime::Outcome, In
 
 /// Book as `customer` in a fresh tenant; the call must fail on `limit` and
 /// leave the store as it was.
-fn limited(tenant: &str, customer: &str, limit: Limit, configure: impl FnOnce(Caller) -> Caller) -> String {
+fn limited(
+    tenant: &str,
+    customer: &str,
+    limit: Limit,
+    configure: impl FnOnce(Caller) -> Caller,
+) -> String {
     let host = shared();
     let c = configure(Caller::new(host, host.hostile(), tenant));
     let session = c.ok(
@@ -41,9 +46,16 @@ fn limited(tenant: &str, customer: &str, limit: Limit, configure: impl FnOnce(Ca
     let before = c.stored();
     let events_before = host.state.events(&c.call.scope).len();
     let err = c
-        .try_call("book", json!({"session-id": session["id"], "customer": customer}))
+        .try_call(
+            "book",
+            json!({"session-id": session["id"], "customer": customer}),
+        )
         .expect_err("the call must be stopped");
-    assert_eq!(err.limit(), Some(limit), "expected the {limit} limit: {err}");
+    assert_eq!(
+        err.limit(),
+        Some(limit),
+        "expected the {limit} limit: {err}"
+    );
     assert!(err.to_string().contains(limit.as_str()), "{err}");
     assert_eq!(c.stored(), before, "nothing of a limited call is committed");
     assert_eq!(host.state.events(&c.call.scope).len(), events_before);
@@ -62,14 +74,21 @@ fn events_are_bounded_by_count_and_by_bytes() {
     limited("ev-off", "events:5000:1", Limit::Events, |c| {
         let mut call = (*c.call).clone();
         call.track_events = false;
-        Caller { call: Arc::new(call), ..c }
+        Caller {
+            call: Arc::new(call),
+            ..c
+        }
     });
 }
 
 #[test]
 fn approval_requests_are_bounded_by_count_and_by_bytes() {
-    let grants: Grants = [Permission::Store, Permission::Approvals].into_iter().collect();
-    limited("apr-count", "approvals:50:1", Limit::Approvals, |c| c.with_grants(grants.clone()));
+    let grants: Grants = [Permission::Store, Permission::Approvals]
+        .into_iter()
+        .collect();
+    limited("apr-count", "approvals:50:1", Limit::Approvals, |c| {
+        c.with_grants(grants.clone())
+    });
     let by_bytes = limited("apr-bytes", "approvals:5:100000", Limit::Approvals, |c| {
         c.with_grants(grants.clone())
     });
@@ -100,7 +119,11 @@ fn log_lines_are_bounded_in_count_even_when_empty() {
     let c = Caller::new(host, host.hostile(), "log-count");
     let outcome = booked(&c, "log-calls:100000").expect("logging never fails a call");
     let cap = (Limits::default().log_bytes / 64) as usize;
-    assert!(outcome.logs.len() <= cap, "{} lines kept", outcome.logs.len());
+    assert!(
+        outcome.logs.len() <= cap,
+        "{} lines kept",
+        outcome.logs.len()
+    );
     assert_eq!(outcome.logs.len() + outcome.logs_dropped, 100_000);
 }
 
@@ -126,8 +149,15 @@ fn a_returned_error_commits_nothing() {
     let host = shared();
     let c = Caller::new(host, host.hostile(), "error-result");
     let outcome = booked(&c, "fail-after-write").expect("the call itself succeeds");
-    assert_eq!(outcome.json()["err"]["internal"], "deliberate failure after writing");
-    assert!(!c.stored().contains_key("session/evil"), "{:?}", c.stored().keys());
+    assert_eq!(
+        outcome.json()["err"]["internal"],
+        "deliberate failure after writing"
+    );
+    assert!(
+        !c.stored().contains_key("session/evil"),
+        "{:?}",
+        c.stored().keys()
+    );
 }
 
 #[test]
@@ -139,7 +169,10 @@ fn appends_that_read_nothing_never_conflict() {
     assert_eq!(outcome.attempts, 1);
     assert_eq!(outcome.events, 1);
     let events = host.state.events(&c.call.scope);
-    assert_eq!(events.last().map(|e| e.name.as_str()), Some("hostile.emitted"));
+    assert_eq!(
+        events.last().map(|e| e.name.as_str()),
+        Some("hostile.emitted")
+    );
 }
 
 #[test]
@@ -156,7 +189,10 @@ fn a_component_fault_does_not_carry_the_core_dump() {
     let c = Caller::new(host, host.hostile(), "fault-message");
     let err = booked(&c, "trap-after-write").expect_err("panics");
     let message = err.to_string();
-    assert!(matches!(err, InvokeError::ComponentFault { .. }), "{message}");
+    assert!(
+        matches!(err, InvokeError::ComponentFault { .. }),
+        "{message}"
+    );
     assert!(message.contains("deliberate panic"), "{message}");
     for leak in ["core dump", "coredump", "wasm backtrace", "0x"] {
         assert!(!message.contains(leak), "`{leak}` leaked: {message}");
@@ -204,7 +240,10 @@ impl StateStore for Scripted {
     fn commit(&self, scope: &Scope, commit: Commit) -> Result<Version, StateError> {
         if scope.tenant.starts_with("conflict") {
             let base = commit.base.unwrap_or(0);
-            return Err(StateError::Conflict { base, current: base + 1 });
+            return Err(StateError::Conflict {
+                base,
+                current: base + 1,
+            });
         }
         if scope.tenant.starts_with("slow") {
             std::thread::sleep(Duration::from_millis(300));
@@ -275,7 +314,11 @@ fn the_commit_is_part_of_the_deadline() {
     assert!(err.to_string().contains("committed"), "{err}");
     // Nothing of it is there.
     let again = call_scripted("slow-commit", &Limits::default()).expect("in time");
-    assert_eq!(again.json()["ok"]["id"], "s-1", "the late commit left nothing");
+    assert_eq!(
+        again.json()["ok"]["id"],
+        "s-1",
+        "the late commit left nothing"
+    );
 }
 
 #[test]

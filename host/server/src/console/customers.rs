@@ -196,10 +196,18 @@ pub async fn events_csv(
             query.after = Some(after);
             let page = market.registry().events(&me, &tenant, &query).await;
             let (chunk, next) = match page.and_then(|p| {
-                Ok((mercato_registry::events::csv_rows(&p.events, false)?, p.next_after))
+                Ok((
+                    mercato_registry::events::csv_rows(&p.events, false)?,
+                    p.next_after,
+                ))
             }) {
                 Ok(done) => done,
-                Err(e) => return Some((Err(std::io::Error::other(e.to_string())), (None, market, me, tenant, query))),
+                Err(e) => {
+                    return Some((
+                        Err(std::io::Error::other(e.to_string())),
+                        (None, market, me, tenant, query),
+                    ));
+                }
             };
             Some((Ok(chunk), (next, market, me, tenant, query)))
         },

@@ -93,7 +93,10 @@ impl ApiError {
                     })
                     .collect::<Vec<_>>()
                     .join("; ");
-                (message, Some(json!({ "fields": fields, "source": "component" })))
+                (
+                    message,
+                    Some(json!({ "fields": fields, "source": "component" })),
+                )
             }
             other => (other.to_string(), None),
         };
@@ -192,8 +195,12 @@ impl From<LoadError> for ApiError {
                 (StatusCode::UNPROCESSABLE_ENTITY, "compile-timeout")
             }
             LoadError::CompilerBusy => {
-                return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "compiler-busy", e.to_string())
-                    .retry_after(5);
+                return ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "compiler-busy",
+                    e.to_string(),
+                )
+                .retry_after(5);
             }
             LoadError::Cache(_) => {
                 tracing::error!(error = %e, "compile cache failed");
@@ -227,6 +234,11 @@ impl From<MarketError> for ApiError {
             e @ MarketError::LimitsAboveCaps(_) => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "limits-above-caps",
+                e.to_string(),
+            ),
+            e @ MarketError::LimitsBelowFloors(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "limits-below-floors",
                 e.to_string(),
             ),
             e @ MarketError::Disabled { .. } => {

@@ -45,10 +45,7 @@ impl<K: Eq + Hash + Clone, V: Clone> Flights<K, V> {
 
     /// Drop every entry.
     pub fn clear(&self) {
-        self.cells
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
+        self.cells.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 }
 
@@ -94,11 +91,15 @@ mod tests {
     async fn a_failed_load_is_tried_again() {
         let flights = Flights::<&str, u32>::new();
         assert_eq!(
-            flights.get_or_load(&"k", || async { Err::<u32, _>("down") }).await,
+            flights
+                .get_or_load(&"k", || async { Err::<u32, _>("down") })
+                .await,
             Err("down")
         );
         assert_eq!(
-            flights.get_or_load(&"k", || async { Ok::<_, &str>(3) }).await,
+            flights
+                .get_or_load(&"k", || async { Ok::<_, &str>(3) })
+                .await,
             Ok(3)
         );
     }

@@ -25,10 +25,11 @@ mod admin;
 pub mod admission;
 mod flight;
 mod installs;
+mod lanes;
 mod publishing;
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use mercato_registry::inbox::{Answer, Approval};
@@ -68,6 +69,9 @@ pub enum MarketError {
     /// The manifest asks for more than the platform allows.
     #[error("the manifest asks for limits above the platform's caps: {0}")]
     LimitsAboveCaps(String),
+    /// The manifest asks for less than any call can run with.
+    #[error("the manifest asks for limits below the platform's floors: {0}")]
+    LimitsBelowFloors(String),
     /// The install exists but is disabled.
     #[error("`{id}` is disabled for tenant `{tenant}`; its director can enable it")]
     Disabled {
@@ -122,6 +126,7 @@ pub struct Marketplace {
     runtime: Arc<Runtime>,
     metrics: Metrics,
     admission: Admission,
+    lanes: lanes::Lanes,
     compiler: Arc<tokio::sync::Semaphore>,
     loaded: Flights<(String, Version), Arc<LoadedComponent>>,
     active: Flights<(String, String), Arc<Active>>,
@@ -157,6 +162,7 @@ impl Marketplace {
             registry,
             runtime,
             metrics: Metrics::new(),
+            lanes: lanes::Lanes::start(admission.slow_lane),
             admission: Admission::new(admission),
             compiler: Arc::new(tokio::sync::Semaphore::new(1)),
             loaded: Flights::new(),
@@ -213,7 +219,6 @@ impl Marketplace {
     pub fn admission(&self) -> &Admission {
         &self.admission
     }
-
 
     /// The account behind a bearer token.
     pub async fn authenticate(&self, token: &str) -> Result<Principal, MarketError> {
@@ -383,13 +388,15 @@ impl Marketplace {
         let a = active.clone();
         let f = function.to_owned();
         let started = Instant::now();
-        let result = tokio::task::spawn_blocking(move || {
-            let outcome = runtime.invoke_json(&a.component, &a.call, &a.limits, &f, &args);
-            drop(admitted);
-            outcome
-        })
-        .await
-        .map_err(blocking_failed)?;
+        let result = self
+            .lanes
+            .run(&active.install.tenant, &active.install.id, move || {
+                let outcome = runtime.invoke_json(&a.component, &a.call, &a.limits, &f, &args);
+                drop(admitted);
+                outcome
+            })
+            .await
+            .ok_or_else(|| MarketError::Internal("a worker thread failed".into()))?;
         self.metrics.record(
             &active.install.tenant,
             &active.install.id,

@@ -33,6 +33,19 @@ impl Marketplace {
                     .join(", "),
             ));
         }
+        let short = manifest
+            .limits
+            .or(Limits::default())
+            .short_of(&Limits::FLOORS);
+        if !short.is_empty() {
+            return Err(MarketError::LimitsBelowFloors(
+                short
+                    .iter()
+                    .map(|(name, asked, floor)| format!("{name} {asked} < {floor}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ));
+        }
         let kind = kind_of(&manifest.kind)?;
         let limits = manifest.limits.resolve();
         let code = upload.package.code.clone();

@@ -48,8 +48,17 @@ async fn send(router: &axum::Router, token: &str, method: &str, uri: &str, body:
 
 /// The hostile component for tenants `acme` and `globex`, with `permissions`
 /// and a deadline of `deadline_ms` (fuel at the cap, so a loop runs until it).
-async fn hostile_app(admission: AdmissionConfig, permissions: &[&str], deadline_ms: u64) -> TestApp {
-    let mut m = manifest("mercato/hostile", "1.0.0", Kind::LivestreamBooking, permissions);
+async fn hostile_app(
+    admission: AdmissionConfig,
+    permissions: &[&str],
+    deadline_ms: u64,
+) -> TestApp {
+    let mut m = manifest(
+        "mercato/hostile",
+        "1.0.0",
+        Kind::LivestreamBooking,
+        permissions,
+    );
     m.limits.deadline_ms = Some(deadline_ms);
     m.limits.fuel = Some(mercato_runtime::Limits::PLATFORM_CAPS.fuel);
     TestApp::builder()
@@ -100,7 +109,14 @@ async fn a_tenant_over_its_share_is_told_to_retry_while_another_tenant_is_served
     for _ in 0..8 {
         let (router, token) = (router.clone(), app.token("ray").to_owned());
         loops.push(tokio::spawn(async move {
-            let reply = send(&router, &token, "POST", &format!("{ACME}/book"), book("loop")).await;
+            let reply = send(
+                &router,
+                &token,
+                "POST",
+                &format!("{ACME}/book"),
+                book("loop"),
+            )
+            .await;
             (reply, started.elapsed())
         }));
     }
@@ -166,8 +182,17 @@ async fn a_call_that_finds_no_room_within_the_queue_wait_is_told_to_retry() {
         send(&router, &token, "POST", &uri, book("loop")),
         send(&router, &token, "POST", &uri, book("loop")),
     );
-    let (busy, ran) = if a.status == StatusCode::SERVICE_UNAVAILABLE { (a, b) } else { (b, a) };
-    assert_eq!(busy.status, StatusCode::SERVICE_UNAVAILABLE, "{}", busy.body);
+    let (busy, ran) = if a.status == StatusCode::SERVICE_UNAVAILABLE {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    assert_eq!(
+        busy.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        busy.body
+    );
     assert_eq!(busy.body["error"]["code"], "host-busy");
     assert_eq!(busy.retry_after.as_deref(), Some("1"));
     assert_eq!(ran.status, StatusCode::BAD_GATEWAY, "{}", ran.body);
@@ -178,7 +203,14 @@ async fn a_components_error_is_reported_as_the_components_and_commits_nothing() 
     let app = hostile_app(AdmissionConfig::default(), &["store"], 1_000).await;
     let router = app.router();
     let token = app.token("ray");
-    let failed = send(&router, token, "POST", &format!("{ACME}/book"), book("fail-after-write")).await;
+    let failed = send(
+        &router,
+        token,
+        "POST",
+        &format!("{ACME}/book"),
+        book("fail-after-write"),
+    )
+    .await;
     assert_eq!(failed.status, StatusCode::BAD_GATEWAY, "{}", failed.body);
     assert_eq!(failed.body["error"]["code"], "component-internal");
     assert_eq!(failed.body["error"]["details"]["source"], "component");
@@ -211,12 +243,34 @@ async fn a_director_lowers_the_limits_of_every_call_of_the_tenant() {
     assert_eq!(before.status, StatusCode::OK, "{}", before.body);
 
     let limits = "/v1/tenants/acme/limits";
-    let above = send(&router, director, "PUT", limits, json!({"fuel": 1_000_000_000_000u64})).await;
-    assert_eq!(above.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", above.body);
+    let above = send(
+        &router,
+        director,
+        "PUT",
+        limits,
+        json!({"fuel": 1_000_000_000_000u64}),
+    )
+    .await;
+    assert_eq!(
+        above.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        above.body
+    );
     assert_eq!(above.body["error"]["details"]["fields"][0]["field"], "fuel");
     let below = send(&router, director, "PUT", limits, json!({"deadline-ms": 1})).await;
-    assert_eq!(below.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", below.body);
-    assert!(below.body["error"]["message"].as_str().unwrap().contains("floor"));
+    assert_eq!(
+        below.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        below.body
+    );
+    assert!(
+        below.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("floor")
+    );
     let by_rep = send(&router, rep, "PUT", limits, json!({"fuel": 2_000_000})).await;
     assert_eq!(by_rep.status, StatusCode::FORBIDDEN);
 
@@ -235,18 +289,37 @@ async fn a_director_lowers_the_limits_of_every_call_of_the_tenant() {
     assert_eq!(after.status, StatusCode::BAD_GATEWAY, "{}", after.body);
     assert_eq!(after.body["error"]["details"]["limit"], "fuel");
     // The other tenant keeps the platform's caps.
-    let other = send(&router, app.token("gil"), "POST", &format!("{GLOBEX}/book"), work()).await;
+    let other = send(
+        &router,
+        app.token("gil"),
+        "POST",
+        &format!("{GLOBEX}/book"),
+        work(),
+    )
+    .await;
     assert_eq!(other.status, StatusCode::OK, "{}", other.body);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn events_and_approvals_are_paged_by_count_and_bytes() {
-    let app = hostile_app(AdmissionConfig::default(), &["store", "events", "approvals"], 1_000).await;
+    let app = hostile_app(
+        AdmissionConfig::default(),
+        &["store", "events", "approvals"],
+        1_000,
+    )
+    .await;
     let router = app.router();
     let (rep, director) = (app.token("ray"), app.token("dora"));
     // 25 events of 200 kB: 5 MB in all, more than one page's 4 MiB.
     for _ in 0..25 {
-        let r = send(&router, rep, "POST", &format!("{ACME}/book"), book("events:1:200000")).await;
+        let r = send(
+            &router,
+            rep,
+            "POST",
+            &format!("{ACME}/book"),
+            book("events:1:200000"),
+        )
+        .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     }
     let mut seen = Vec::new();
@@ -270,7 +343,14 @@ async fn events_and_approvals_are_paged_by_count_and_bytes() {
     unique.dedup();
     assert_eq!(unique.len(), 25, "every event once: {seen:?}");
 
-    let r = send(&router, rep, "POST", &format!("{ACME}/book"), book("approvals:5:10")).await;
+    let r = send(
+        &router,
+        rep,
+        "POST",
+        &format!("{ACME}/book"),
+        book("approvals:5:10"),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let mut ids = Vec::new();
     let mut uri = "/v1/tenants/acme/approvals?limit=2".to_owned();
@@ -288,7 +368,14 @@ async fn events_and_approvals_are_paged_by_count_and_bytes() {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 5, "{ids:?}");
-    let bad = send(&router, director, "GET", "/v1/tenants/acme/approvals?before=x", Value::Null).await;
+    let bad = send(
+        &router,
+        director,
+        "GET",
+        "/v1/tenants/acme/approvals?before=x",
+        Value::Null,
+    )
+    .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
@@ -319,7 +406,14 @@ async fn a_burst_after_a_registry_change_gets_no_500() {
     for _ in 0..300 {
         let (router, token) = (router.clone(), app.token("ray").to_owned());
         calls.push(tokio::spawn(async move {
-            send(&router, &token, "POST", &format!("{ACME}/list-sessions"), json!({})).await
+            send(
+                &router,
+                &token,
+                "POST",
+                &format!("{ACME}/list-sessions"),
+                json!({}),
+            )
+            .await
         }));
     }
     for call in calls {
@@ -340,7 +434,12 @@ async fn compiling_past_its_bound_is_refused_with_a_typed_code() {
         .developer("dev", "mercato")
         .build()
         .await;
-    let mut m = manifest("mercato/hostile", "1.0.0", Kind::LivestreamBooking, &["store"]);
+    let mut m = manifest(
+        "mercato/hostile",
+        "1.0.0",
+        Kind::LivestreamBooking,
+        &["store"],
+    );
     // With a schema given, packaging does not load (and so compile) the code.
     m.settings_schema = Some(json!({"type": "object"}));
     // A custom section of its own makes the code new to every compile
@@ -371,4 +470,33 @@ async fn compiling_past_its_bound_is_refused_with_a_typed_code() {
             .is_err(),
         "nothing was stored"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_manifest_asking_for_less_than_a_call_can_run_with_is_refused() {
+    let app = TestApp::builder()
+        .clock(NOW)
+        .publisher("mercato")
+        .developer("dev", "mercato")
+        .build()
+        .await;
+    let mut m = manifest(
+        "mercato/hostile",
+        "1.0.0",
+        Kind::LivestreamBooking,
+        &["store"],
+    );
+    m.settings_schema = Some(json!({"type": "object"}));
+    m.limits.fuel = Some(0);
+    m.limits.deadline_ms = Some(0);
+    let package = app.package(&m, &mercato_artifacts::read(mercato_artifacts::HOSTILE));
+    let err = app
+        .market
+        .publish(app.who("dev"), package)
+        .await
+        .expect_err("limits of 0 break every call");
+    assert!(matches!(err, MarketError::LimitsBelowFloors(_)), "{err}");
+    let message = err.to_string();
+    assert!(message.contains("fuel 0 < 1000000"), "{message}");
+    assert!(message.contains("deadline-ms 0 < 10"), "{message}");
 }
