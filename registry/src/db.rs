@@ -155,3 +155,17 @@ pub async fn fresh_postgres(server_url: &str) -> Result<Database, DbError> {
 pub async fn execute_raw(db: &Database, sql: &'static str) -> Result<u64, DbError> {
     Ok(sqlx::query(sql).execute(db.pool()).await?.rows_affected())
 }
+
+/// Whether `e` means the database was too busy to answer in time (the pool's
+/// wait ran out, or SQLite's writer stayed locked past its busy timeout):
+/// load, answered `503 busy`, not a fault.
+pub(crate) fn is_busy(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut => true,
+        sqlx::Error::Database(d) => {
+            let message = d.message();
+            message.contains("database is locked") || message.contains("database is busy")
+        }
+        _ => false,
+    }
+}

@@ -70,9 +70,10 @@ pub enum RegistryError {
 
 impl From<sqlx::Error> for RegistryError {
     fn from(e: sqlx::Error) -> Self {
-        match e {
-            sqlx::Error::PoolTimedOut => RegistryError::Busy,
-            e => RegistryError::Storage(e),
+        if crate::db::is_busy(&e) {
+            RegistryError::Busy
+        } else {
+            RegistryError::Storage(e)
         }
     }
 }

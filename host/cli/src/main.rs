@@ -27,6 +27,47 @@ struct Cli {
     command: Command,
 }
 
+/// How calls are admitted: what one tenant may use of this host.
+#[derive(Args, Clone, Copy, Debug)]
+struct Admission {
+    /// Calls of one tenant that run at once.
+    #[arg(long, default_value_t = 8)]
+    tenant_concurrency: u32,
+    /// Calls of one install that run at once.
+    #[arg(long, default_value_t = 4)]
+    install_concurrency: u32,
+    /// Calls of one tenant that may wait for a slot (more: 429).
+    #[arg(long, default_value_t = 64)]
+    tenant_queue: u32,
+    /// Milliseconds a call may wait for a slot (then: 503).
+    #[arg(long, default_value_t = 2_000)]
+    queue_wait_ms: u64,
+    /// MiB of memory limits of all calls running at once on this host.
+    #[arg(long, default_value_t = 4_096)]
+    memory_budget_mib: u64,
+    /// MiB of memory limits of one tenant's calls running at once.
+    #[arg(long, default_value_t = 1_024)]
+    tenant_memory_mib: u64,
+    /// Seconds a component may take to compile.
+    #[arg(long, default_value_t = 60)]
+    compile_timeout_s: u64,
+}
+
+impl Admission {
+    fn config(self) -> mercato_server::marketplace::admission::AdmissionConfig {
+        mercato_server::marketplace::admission::AdmissionConfig {
+            tenant_concurrency: self.tenant_concurrency.max(1),
+            install_concurrency: self.install_concurrency.max(1),
+            tenant_queue: self.tenant_queue,
+            queue_wait: std::time::Duration::from_millis(self.queue_wait_ms),
+            host_memory: self.memory_budget_mib << 20,
+            tenant_memory: self.tenant_memory_mib << 20,
+            compile_timeout: std::time::Duration::from_secs(self.compile_timeout_s.max(1)),
+            slow_lane: true,
+        }
+    }
+}
+
 /// Where the database is: the data directory's SQLite file unless a URL is given.
 #[derive(Args, Clone, Debug)]
 struct Store {
@@ -80,6 +121,8 @@ enum Command {
         /// index (for `--demo`).
         #[arg(long, default_value = "target/components/wasm32-wasip2/release")]
         components: PathBuf,
+        #[command(flatten)]
+        admission: Admission,
     },
     /// Start a component crate of a kind: builds for wasm32-wasip2, has a
     /// passing native test and a calls file, and packs.
@@ -235,7 +278,14 @@ fn main() -> Result<ExitCode> {
             store,
             demo,
             components,
-        } => block_on(serve::run(listen, &store, demo, &components))?,
+            admission,
+        } => block_on(serve::run(
+            listen,
+            &store,
+            demo,
+            &components,
+            admission.config(),
+        ))?,
         Command::New {
             kind,
             dir,

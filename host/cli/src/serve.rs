@@ -11,7 +11,13 @@ use mercato_server::Marketplace;
 
 use crate::Store;
 
-pub async fn run(listen: SocketAddr, store: &Store, demo: bool, components: &Path) -> Result<()> {
+pub async fn run(
+    listen: SocketAddr,
+    store: &Store,
+    demo: bool,
+    components: &Path,
+    admission: mercato_server::marketplace::admission::AdmissionConfig,
+) -> Result<()> {
     let db = store.open().await?;
     let runtime = Arc::new(
         Runtime::builder()
@@ -20,7 +26,11 @@ pub async fn run(listen: SocketAddr, store: &Store, demo: bool, components: &Pat
             .cache_dir(store.data_dir.join("cache"))
             .build()?,
     );
-    let market = Arc::new(Marketplace::new(Registry::new(db), runtime));
+    let market = Arc::new(Marketplace::with_admission(
+        Registry::new(db),
+        runtime,
+        admission,
+    ));
     if demo {
         mercato_cli::demo::seed(&market, &store.data_dir, components)
             .await

@@ -531,9 +531,10 @@ enum Applied {
 }
 
 fn storage(e: sqlx::Error) -> StateError {
-    match e {
-        sqlx::Error::PoolTimedOut => StateError::Busy,
-        e => StateError::Storage(e.to_string()),
+    if crate::db::is_busy(&e) {
+        StateError::Busy
+    } else {
+        StateError::Storage(e.to_string())
     }
 }
 
@@ -636,6 +637,56 @@ mod tests {
             tokio::task::spawn_blocking(move || mercato_types::state::contract::check(&state))
                 .await
                 .expect("contract holds");
+        });
+    }
+
+    #[test]
+    fn the_mirror_stays_within_its_budget_and_evicted_scopes_still_read() {
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.db");
+        let db = rt.block_on(async { Database::open_sqlite(&path).await.expect("open") });
+        let budget = 64 << 10;
+        let state = rt.block_on(async { SqlState::with_mirror_budget(db, budget) });
+        rt.block_on(async move {
+            tokio::task::spawn_blocking(move || {
+                let write = |scope: &Scope, value: Vec<u8>| {
+                    let base = state.version(scope).unwrap();
+                    let mut commit = Commit {
+                        base: Some(base),
+                        ..Commit::default()
+                    };
+                    commit.writes.insert("k".into(), Some(value));
+                    state.commit(scope, commit).unwrap();
+                };
+                // Forty scopes of 4 KiB: 160 KiB, more than the budget.
+                for i in 0..40 {
+                    write(&Scope::new(format!("t{i}"), "c"), vec![i as u8; 4 << 10]);
+                    assert!(
+                        state.mirrored_bytes() <= budget,
+                        "{}",
+                        state.mirrored_bytes()
+                    );
+                }
+                assert!(state.mirrored_bytes() > 0);
+                for i in 0..40 {
+                    let value = state.get(&Scope::new(format!("t{i}"), "c"), "k").unwrap();
+                    assert_eq!(value, Some(vec![i as u8; 4 << 10]), "scope t{i}");
+                    assert!(state.mirrored_bytes() <= budget);
+                }
+                // A scope larger than an eighth of the budget is never mirrored.
+                let big = Scope::new("big", "c");
+                write(&big, vec![1; 16 << 10]);
+                let before = state.mirrored_bytes();
+                assert_eq!(
+                    state.get(&big, "k").unwrap().map(|v| v.len()),
+                    Some(16 << 10)
+                );
+                assert!(state.mirrored_bytes() <= before);
+                assert_eq!(state.usage(&big).unwrap().keys, 1);
+            })
+            .await
+            .expect("mirror holds");
         });
     }
 
