@@ -78,7 +78,7 @@ async fn app(slow_lane: bool) -> TestApp {
                 "mercato/livestream-booking",
                 "1.0.0",
                 Kind::LivestreamBooking,
-                &["store"],
+                &["store", "events"],
             ),
             mercato_artifacts::read(mercato_artifacts::LIVESTREAM_BOOKING),
             &["quiet"],

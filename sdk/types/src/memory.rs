@@ -11,6 +11,8 @@ use crate::state::{
 struct ScopeData {
     version: Version,
     entries: BTreeMap<String, Vec<u8>>,
+    /// What `entries` hold, kept with each commit.
+    usage: Usage,
     events: Vec<EventRecord>,
     approvals: Vec<ApprovalRecord>,
 }
@@ -101,7 +103,7 @@ impl StateStore for MemoryState {
             });
         }
         if !commit.writes.is_empty() {
-            let before = usage_of(&data.entries);
+            let before = data.usage;
             let mut after = before;
             for (key, value) in &commit.writes {
                 if let Some(old) = data.entries.get(key) {
@@ -125,6 +127,7 @@ impl StateStore for MemoryState {
                     None => data.entries.remove(&key),
                 };
             }
+            data.usage = after;
             data.version += 1;
         }
         data.events.extend(commit.events);
@@ -136,7 +139,7 @@ impl StateStore for MemoryState {
         Ok(self
             .lock()
             .get(scope)
-            .map_or_else(Usage::default, |d| usage_of(&d.entries)))
+            .map_or_else(Usage::default, |d| d.usage))
     }
 }
 

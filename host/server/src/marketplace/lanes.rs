@@ -1,9 +1,11 @@
 //! Where a call runs. Calls of installs whose recent calls were cheap run on
 //! the shared blocking pool; calls of installs whose recent calls were slow
-//! run on the slow lane, a pool of threads at a lower CPU priority (nice
-//! 10). On a busy host the kernel then gives a waking cheap call the core
-//! before another tenant's long-running work, instead of sharing it evenly
-//! with every thread that is burning its fuel.
+//! run on the slow lane, a pool of threads under Linux's `SCHED_IDLE`
+//! policy. A waking thread of the normal policy preempts an idle-policy
+//! thread at once, so on a busy host another tenant's cheap call gets the
+//! core as soon as it is ready instead of sharing it with every thread that
+//! is burning its fuel; the slow calls still get every cycle nobody else
+//! wants.
 //!
 //! An install is judged by the moving average of its calls' wall time, so a
 //! new install starts in the fast lane and moves after a few slow calls, and
@@ -23,9 +25,6 @@ pub const SLOW: Duration = Duration::from_millis(20);
 /// Threads of the slow lane. Admission bounds what can be running, so this
 /// only needs to cover a few tenants' slow slots.
 const SLOW_THREADS: usize = 32;
-
-/// The niceness of the slow lane's threads.
-const SLOW_NICE: i32 = 10;
 
 /// The lanes and what each install's calls recently cost.
 #[derive(Debug)]
@@ -126,9 +125,13 @@ impl Lanes {
 
 #[cfg(target_os = "linux")]
 fn lower_priority() {
-    let me = rustix::thread::gettid();
-    if let Err(e) = rustix::process::setpriority_process(Some(me), SLOW_NICE) {
-        tracing::warn!(error = %e, "cannot lower the slow lane's priority");
+    use thread_priority::{
+        NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy,
+        set_thread_priority_and_policy, thread_native_id,
+    };
+    let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+    if let Err(e) = set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, idle) {
+        tracing::warn!(error = ?e, "cannot lower the slow lane's priority");
     }
 }
 
