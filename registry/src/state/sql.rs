@@ -247,6 +247,17 @@ impl SqlState {
     }
 }
 
+/// A `state_scopes` row read as `version, entry_count, entry_bytes`.
+fn scope_row(r: &sqlx::any::AnyRow) -> Result<(Version, Usage), sqlx::Error> {
+    Ok((
+        version_of(r.try_get::<i64, _>(0)?),
+        Usage {
+            keys: version_of(r.try_get::<i64, _>(1)?),
+            bytes: version_of(r.try_get::<i64, _>(2)?),
+        },
+    ))
+}
+
 fn version_of(v: i64) -> Version {
     Version::try_from(v).unwrap_or(0)
 }
@@ -267,16 +278,7 @@ impl SqlState {
             .bind(&scope.component)
             .fetch_optional(self.db.pool())
             .await?;
-            row.map(|r| {
-                Ok::<_, sqlx::Error>((
-                    version_of(r.try_get::<i64, _>(0)?),
-                    Usage {
-                        keys: version_of(r.try_get::<i64, _>(1)?),
-                        bytes: version_of(r.try_get::<i64, _>(2)?),
-                    },
-                ))
-            })
-            .transpose()
+            row.as_ref().map(scope_row).transpose()
         })
         .map(Option::unwrap_or_default)
     }
@@ -373,16 +375,7 @@ impl SqlState {
         .bind(&scope.component)
         .fetch_optional(&mut **tx)
         .await?;
-        let (current, before) = match row {
-            Some(r) => (
-                version_of(r.try_get::<i64, _>(0)?),
-                Usage {
-                    keys: version_of(r.try_get::<i64, _>(1)?),
-                    bytes: version_of(r.try_get::<i64, _>(2)?),
-                },
-            ),
-            None => (0, Usage::default()),
-        };
+        let (current, before) = row.as_ref().map(scope_row).transpose()?.unwrap_or_default();
         if let Some(base) = commit.base
             && base != current
         {
