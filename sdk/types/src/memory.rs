@@ -143,16 +143,6 @@ impl StateStore for MemoryState {
     }
 }
 
-fn usage_of(entries: &BTreeMap<String, Vec<u8>>) -> Usage {
-    Usage {
-        keys: entries.len() as u64,
-        bytes: entries
-            .iter()
-            .map(|(k, v)| (k.len() + v.len()) as u64)
-            .sum(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
