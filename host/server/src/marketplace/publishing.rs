@@ -19,32 +19,16 @@ impl Marketplace {
     ) -> Result<PackageVersion, MarketError> {
         let upload = self.registry.check_upload(actor, bytes).await?;
         let manifest = &upload.package.manifest;
-        // The defaults are within the caps, so only what was asked can exceed them.
-        let excess = manifest
-            .limits
-            .or(Limits::default())
-            .excess_over(&Limits::PLATFORM_CAPS);
+        // The defaults lie between the floors and the caps, so only what was
+        // asked can fall outside them.
+        let asked = manifest.limits.or(Limits::default());
+        let excess = asked.excess_over(&Limits::PLATFORM_CAPS);
         if !excess.is_empty() {
-            return Err(MarketError::LimitsAboveCaps(
-                excess
-                    .iter()
-                    .map(|(name, asked, cap)| format!("{name} {asked} > {cap}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            ));
+            return Err(MarketError::LimitsAboveCaps(listed(&excess, ">")));
         }
-        let short = manifest
-            .limits
-            .or(Limits::default())
-            .short_of(&Limits::FLOORS);
+        let short = asked.short_of(&Limits::FLOORS);
         if !short.is_empty() {
-            return Err(MarketError::LimitsBelowFloors(
-                short
-                    .iter()
-                    .map(|(name, asked, floor)| format!("{name} {asked} < {floor}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            ));
+            return Err(MarketError::LimitsBelowFloors(listed(&short, "<")));
         }
         let kind = kind_of(&manifest.kind)?;
         let limits = manifest.limits.resolve();
@@ -123,4 +107,12 @@ impl Marketplace {
         self.forget();
         Ok(yanked)
     }
+}
+
+/// `name asked <op> bound` for each limit out of bounds, comma-separated.
+fn listed(out: &[(&str, u64, u64)], op: &str) -> String {
+    out.iter()
+        .map(|(name, asked, bound)| format!("{name} {asked} {op} {bound}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
