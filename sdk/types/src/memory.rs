@@ -104,28 +104,46 @@ impl StateStore for MemoryState {
         }
         if !commit.writes.is_empty() {
             let before = data.usage;
+            // Far from the quota (the common case) the writes are applied
+            // at once, each one lookup; near it, what each replaces is
+            // looked up first so that a refused commit changes nothing.
+            if before
+                .at_most_after(&commit)
+                .breaches(&commit.quota, &before)
+            {
+                let mut after = before;
+                for (key, value) in &commit.writes {
+                    if let Some(old) = data.entries.get(key) {
+                        after.keys -= 1;
+                        after.bytes -= (key.len() + old.len()) as u64;
+                    }
+                    if let Some(new) = value {
+                        after.keys += 1;
+                        after.bytes += (key.len() + new.len()) as u64;
+                    }
+                }
+                if after.breaches(&commit.quota, &before) {
+                    return Err(StateError::OverQuota {
+                        usage: after,
+                        quota: commit.quota,
+                    });
+                }
+            }
             let mut after = before;
-            for (key, value) in &commit.writes {
-                if let Some(old) = data.entries.get(key) {
-                    after.keys -= 1;
-                    after.bytes -= (key.len() + old.len()) as u64;
-                }
-                if let Some(new) = value {
-                    after.keys += 1;
-                    after.bytes += (key.len() + new.len()) as u64;
-                }
-            }
-            if after.breaches(&commit.quota, &before) {
-                return Err(StateError::OverQuota {
-                    usage: after,
-                    quota: commit.quota,
-                });
-            }
             for (key, value) in commit.writes {
-                match value {
-                    Some(value) => data.entries.insert(key, value),
+                let size = key.len() as u64;
+                let old = match value {
+                    Some(value) => {
+                        after.keys += 1;
+                        after.bytes += size + value.len() as u64;
+                        data.entries.insert(key, value)
+                    }
                     None => data.entries.remove(&key),
                 };
+                if let Some(old) = old {
+                    after.keys -= 1;
+                    after.bytes -= size + old.len() as u64;
+                }
             }
             data.usage = after;
             data.version += 1;

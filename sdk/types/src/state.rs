@@ -99,6 +99,20 @@ pub struct Usage {
 }
 
 impl Usage {
+    /// This usage after `commit` if none of its keys existed before: the
+    /// most it can grow to. When that is within the quota, the commit can
+    /// be applied without first looking up what it replaces.
+    pub fn at_most_after(&self, commit: &Commit) -> Usage {
+        commit
+            .writes
+            .iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| (k.len() + v.len()) as u64))
+            .fold(*self, |u, bytes| Usage {
+                keys: u.keys + 1,
+                bytes: u.bytes + bytes,
+            })
+    }
+
     /// Whether this usage is over `quota` while `grew` (a commit that
     /// shrinks a scope is always allowed, so a lowered quota never traps a
     /// component that is cleaning up).
