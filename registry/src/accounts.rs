@@ -186,6 +186,7 @@ impl crate::Registry {
         account: &Account,
         label: &str,
     ) -> Result<IssuedToken, RegistryError> {
+        crate::bounds::TOKEN_LABEL.text(label)?;
         let issued = IssuedToken {
             id: format!("tok_{}", random_hex(6)?),
             token: format!("mrc_{}", random_hex(32)?),

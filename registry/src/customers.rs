@@ -7,6 +7,7 @@ use sqlx::Row;
 use tokio::runtime::Handle;
 
 use crate::audit::Change;
+use crate::bounds::{self, Bound};
 use crate::principal::{Principal, Role};
 use crate::{CustomerDirectory, CustomerProfile, Database, RegistryError, StateError, now_ms};
 
@@ -21,14 +22,41 @@ pub fn validate(p: &CustomerProfile, row: usize) -> Result<(), RegistryError> {
             format!("record {row}: {message}"),
         ))
     };
-    if p.id.trim().is_empty() || p.id.len() > 128 {
-        return fail("id", "must be 1-128 characters".to_owned());
+    // Every field against its bound (length, no NUL), naming the record.
+    let in_record = |e: RegistryError| match e {
+        RegistryError::Invalid { field, message } => RegistryError::Invalid {
+            field,
+            message: format!("record {row}: {message}"),
+        },
+        other => other,
+    };
+    let bounded = |bound: Bound, text: &str| bound.text(text).map_err(in_record);
+    bounded(bounds::CUSTOMER_ID, &p.id)?;
+    if p.id.trim().is_empty() {
+        return fail("id", "must not be blank".to_owned());
     }
-    if p.name.trim().is_empty() || p.name.len() > 200 {
-        return fail(
-            "name",
-            format!("customer `{}`: must be 1-200 characters", p.id),
-        );
+    let field = bounds::CUSTOMER_FIELD;
+    bounded(field.named("name"), &p.name)?;
+    for (name, value) in [
+        ("company", &p.company),
+        ("email", &p.email),
+        ("phone", &p.phone),
+    ] {
+        if let Some(value) = value {
+            bounded(field.named(name), value)?;
+        }
+    }
+    if let Some(address) = &p.address {
+        bounded(bounds::CUSTOMER_ADDRESS, address)?;
+    }
+    bounds::CUSTOMER_TAGS
+        .count(p.tags.len())
+        .map_err(in_record)?;
+    for tag in &p.tags {
+        bounded(bounds::CUSTOMER_TAG, tag)?;
+    }
+    if p.name.trim().is_empty() {
+        return fail("name", format!("customer `{}`: must not be blank", p.id));
     }
     if let Some(email) = &p.email
         && !(email.contains('@') && email.len() <= 254 && !email.contains(char::is_whitespace))
@@ -296,6 +324,11 @@ impl SqlCustomers {
 
 impl CustomerDirectory for SqlCustomers {
     fn profile(&self, tenant: &str, id: &str) -> Result<Option<CustomerProfile>, StateError> {
+        // No stored id holds a NUL (imports refuse it), and PostgreSQL
+        // cannot even compare one.
+        if id.contains('\0') {
+            return Ok(None);
+        }
         self.runtime
             .block_on(async {
                 let row = sqlx::query(sqlx::AssertSqlSafe(format!(

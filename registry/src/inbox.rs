@@ -151,10 +151,7 @@ impl crate::Registry {
     ) -> Result<Approval, RegistryError> {
         actor.require_tenant(tenant, &[Role::Director], "decide approval requests")?;
         let approved = answer.decision == crate::versions::Decision::Approve;
-        let reason = answer
-            .reason
-            .map(|r| r.trim().to_owned())
-            .filter(|r| !r.is_empty());
+        let reason = crate::bounds::REASON.optional(answer.reason)?;
         if !approved && reason.is_none() {
             return Err(RegistryError::invalid(
                 "reason",

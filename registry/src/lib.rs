@@ -17,6 +17,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod bounds;
 pub mod customers;
 pub mod db;
 mod error;

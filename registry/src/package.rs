@@ -144,6 +144,12 @@ impl Manifest {
                 });
             }
         }
+        if let Err(message) = crate::versions::no_build_metadata(&self.version) {
+            return Err(PackageError::ManifestField {
+                field: "version",
+                message,
+            });
+        }
         if let Err(e) = self.kind.parse::<mercato_types::Kind>() {
             return Err(PackageError::ManifestField {
                 field: "kind",
@@ -165,6 +171,18 @@ impl Manifest {
                 field: "description",
                 message: "must not be empty".to_owned(),
             });
+        }
+        let field = |e: crate::RegistryError| match e {
+            crate::RegistryError::Invalid { field, message } => {
+                PackageError::ManifestField { field, message }
+            }
+            other => PackageError::Manifest(other.to_string()),
+        };
+        crate::bounds::DESCRIPTION
+            .text(&self.description)
+            .map_err(field)?;
+        if let Some(schema) = &self.settings_schema {
+            crate::bounds::SETTINGS_SCHEMA.json(schema).map_err(field)?;
         }
         Ok(())
     }
@@ -203,6 +221,16 @@ impl Package {
             len.try_into()
                 .map_err(|_| PackageError::Truncated("the manifest length"))?,
         ) as usize;
+        // Bounded before it is parsed, so a huge manifest costs nothing.
+        if len > crate::bounds::MANIFEST.max {
+            return Err(PackageError::ManifestField {
+                field: "manifest",
+                message: format!(
+                    "is {len} bytes; at most {} are accepted",
+                    crate::bounds::MANIFEST.max
+                ),
+            });
+        }
         let (manifest_bytes, rest) = split(rest, len, "the manifest")?;
         let (public_key, rest) = split(rest, 32, "the public key")?;
         let (signature, code) = split(rest, 64, "the signature")?;
@@ -309,6 +337,42 @@ mod tests {
         let tampered = Package::parse(&manifest).unwrap();
         assert_eq!(tampered.manifest.version, semver::Version::new(1, 3, 0));
         assert!(matches!(tampered.verify(), Err(PackageError::BadSignature)));
+    }
+
+    /// A package signed as its author would sign it, whatever its manifest
+    /// says (so the parser, not the builder, must refuse what is wrong).
+    fn signed_raw(manifest: &serde_json::Value) -> Vec<u8> {
+        let bytes = serde_json::to_vec(manifest).unwrap();
+        let signature = key(7).sign(&message(&bytes, CODE));
+        let mut file = MAGIC.to_vec();
+        file.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+        file.extend_from_slice(&bytes);
+        file.extend_from_slice(key(7).verifying_key().as_bytes());
+        file.extend_from_slice(&signature.to_bytes());
+        file.extend_from_slice(CODE);
+        file
+    }
+
+    #[test]
+    fn versions_are_told_apart_by_precedence_so_build_metadata_is_refused() {
+        let mut m = serde_json::to_value(manifest()).unwrap();
+        for version in ["1.2.0+evil", "1.2.0-rc.1+build.5"] {
+            m["version"] = version.into();
+            match Package::parse(&signed_raw(&m)) {
+                Err(PackageError::ManifestField { field, message }) => {
+                    assert_eq!(field, "version");
+                    assert!(message.contains("build metadata"), "{message}");
+                }
+                other => panic!("{version}: {other:?}"),
+            }
+        }
+        // A pre-release is a version of its own precedence, and accepted.
+        m["version"] = "1.2.0-rc.1".into();
+        Package::parse(&signed_raw(&m)).unwrap().verify().unwrap();
+        // Where a caller names a version or a range, the same rule.
+        let err = crate::versions::parse_version("version", "0.1.0+evil").unwrap_err();
+        assert_eq!(err.code(), "invalid-input");
+        assert!(err.to_string().contains("build metadata"), "{err}");
     }
 
     #[test]

@@ -55,6 +55,7 @@ impl crate::Registry {
                 ),
             ));
         }
+        let title = crate::bounds::TENANT_TITLE.optional(new.title)?;
         let mut change = Change::begin(&self.db, actor).await?;
         if sqlx::query("SELECT 1 FROM tenants WHERE name = $1")
             .bind(&new.name)
@@ -68,7 +69,7 @@ impl crate::Registry {
             ));
         }
         let tenant = Tenant {
-            title: new.title.unwrap_or_else(|| new.name.clone()),
+            title: title.unwrap_or_else(|| new.name.clone()),
             name: new.name,
             created_at: now_ms(),
         };

@@ -625,7 +625,7 @@ fn classify(error: wasmtime::Error, store: &mut Store<Sandbox>, limits: &Limits)
                 limit: *limit,
                 detail: detail.clone(),
             },
-            Fault::Blocking(_) => InvokeError::ComponentFault {
+            Fault::Blocking(_) | Fault::Unstorable(_) => InvokeError::ComponentFault {
                 message: fault.to_string(),
             },
         };

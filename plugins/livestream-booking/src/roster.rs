@@ -33,8 +33,14 @@ pub fn load_booking(bid: &str) -> Result<Booking, Error> {
     store::get(&format!("booking/{bid}"))?.ok_or_else(|| Error::not_found("booking", bid))
 }
 
+/// Store a booking. Its waitlist position is never stored: it changes
+/// whenever someone ahead leaves, so [`present`] works it out on the way out.
 pub fn save_booking(booking: &Booking) -> Result<(), Error> {
-    store::set(&format!("booking/{}", booking.id), booking)
+    let stored = Booking {
+        waitlist_position: None,
+        ..booking.clone()
+    };
+    store::set(&format!("booking/{}", booking.id), &stored)
 }
 
 /// The booking id for sequence number `seq`.
@@ -111,7 +117,7 @@ pub fn remove(session: &mut Session, booking: &Booking) -> Result<Option<Booking
             store::set(&seat_key(&next), &next.id)?;
             session.booked += 1;
             save_booking(&next)?;
-            Ok(Some(next))
+            Ok(Some(present(next)))
         }
         BookingStatus::Cancelled => Ok(None),
     }

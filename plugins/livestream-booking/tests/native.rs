@@ -192,3 +192,28 @@ fn every_step_emits_an_event_for_its_customer() {
         ]
     );
 }
+
+#[test]
+fn a_promoted_booking_is_no_longer_on_the_waitlist_wherever_it_is_read() {
+    let _host = TestHost::new().at(NOW);
+    let s = Livestream::schedule(draft(1)).unwrap().id;
+    let ann = book(&s, "ann");
+    let bob = book(&s, "bob");
+    assert_eq!(bob.waitlist_position, Some(1));
+    let out = Livestream::cancel_booking(ann.id).unwrap();
+    let promoted = out.promoted.expect("bob promoted");
+    assert_eq!(
+        (promoted.status, promoted.waitlist_position),
+        (BookingStatus::Confirmed, None)
+    );
+    // Booking again answers with the booking the customer holds.
+    let read = book(&s, "bob");
+    assert_eq!(read.id, bob.id);
+    assert_eq!(
+        (read.status, read.waitlist_position),
+        (BookingStatus::Confirmed, None)
+    );
+    let listed = Livestream::list_bookings(s).unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].waitlist_position, None);
+}

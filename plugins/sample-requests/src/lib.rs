@@ -172,6 +172,8 @@ impl Component for SampleDesk {
 
 impl SampleRequests for SampleDesk {
     fn set_stock(level: StockLevel) -> Result<StockLevel, Error> {
+        let mut level = level;
+        level.sku = level.sku.trim().to_owned();
         Validation::new()
             .not_blank(&level.sku, "sku")
             .require(level.sku.len() <= 64, "sku", "must be at most 64 bytes")
@@ -185,10 +187,16 @@ impl SampleRequests for SampleDesk {
     }
 
     fn stock(sku: String) -> Result<StockLevel, Error> {
-        stock_of(&sku)?.ok_or_else(|| Error::not_found("stock for SKU", &sku))
+        let sku = sku.trim();
+        stock_of(sku)?.ok_or_else(|| Error::not_found("stock for SKU", sku))
     }
 
     fn request(draft: RequestDraft) -> Result<SampleRequest, Error> {
+        // Identifiers are trimmed once, here, so that the per-customer
+        // limit counts, and the request stores, the same text.
+        let mut draft = draft;
+        draft.customer = draft.customer.trim().to_owned();
+        draft.sku = draft.sku.trim().to_owned();
         let settings = settings()?;
         let mut check = Validation::new();
         check
@@ -241,7 +249,7 @@ impl SampleRequests for SampleDesk {
             draft.quantity > settings.approval_quantity || value > settings.approval_value_minor;
         let mut request = SampleRequest {
             id: format!("r-{seq}"),
-            customer: draft.customer.trim().to_owned(),
+            customer: draft.customer,
             sku: draft.sku,
             quantity: draft.quantity,
             purpose: draft.purpose,
@@ -347,7 +355,12 @@ impl SampleRequests for SampleDesk {
         let mut out: Vec<SampleRequest> = store::values::<SampleRequest>("req/")?
             .into_iter()
             .filter(|r| filter.state.is_none_or(|s| s == r.state))
-            .filter(|r| filter.customer.as_ref().is_none_or(|c| *c == r.customer))
+            .filter(|r| {
+                filter
+                    .customer
+                    .as_ref()
+                    .is_none_or(|c| c.trim() == r.customer)
+            })
             .collect();
         out.reverse();
         Ok(out)

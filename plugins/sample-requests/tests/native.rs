@@ -221,3 +221,30 @@ fn settings_are_validated_by_field() {
     let names: Vec<&str> = errors.iter().map(|f| f.field.as_str()).collect();
     assert_eq!(names, ["per-customer-limit", "period-days"]);
 }
+
+#[test]
+fn identifiers_are_trimmed_before_they_are_counted_compared_or_stored() {
+    let _host = host();
+    // The limit is 3 per customer: spaces around an id do not make another.
+    for customer in ["lim-x", "lim-x ", " lim-x"] {
+        let r = SampleDesk::request(draft(customer, 1)).expect("within the limit");
+        assert_eq!(r.customer, "lim-x");
+    }
+    let err = SampleDesk::request(draft("\tlim-x ", 1)).unwrap_err();
+    assert!(
+        matches!(&err, Error::Refused(m) if m.contains("lim-x")),
+        "{err:?}"
+    );
+    let mut spaced = draft("other", 1);
+    spaced.sku = " CUP-1 ".into();
+    assert_eq!(
+        SampleDesk::request(spaced).expect("sku trimmed").sku,
+        "CUP-1"
+    );
+    let listed = SampleDesk::list_requests(RequestFilter {
+        state: None,
+        customer: Some(" lim-x ".into()),
+    })
+    .unwrap();
+    assert_eq!(listed.len(), 3);
+}

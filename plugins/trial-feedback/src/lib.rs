@@ -78,6 +78,14 @@ impl Component for TrialDesk {
 
 impl TrialFeedback for TrialDesk {
     fn submit(draft: FeedbackDraft) -> Result<Feedback, Error> {
+        // Identifiers are trimmed once, here, so that what is checked,
+        // compared and stored is the same text.
+        let mut draft = draft;
+        draft.customer = draft.customer.trim().to_owned();
+        draft.product = draft.product.trim().to_owned();
+        for r in &mut draft.ratings {
+            r.feature = r.feature.trim().to_owned();
+        }
         let mut check = Validation::new();
         check
             .not_blank(&draft.customer, "customer")
@@ -100,7 +108,7 @@ impl TrialFeedback for TrialDesk {
         for (i, r) in draft.ratings.iter().enumerate() {
             check
                 .require(
-                    !r.feature.trim().is_empty(),
+                    !r.feature.is_empty(),
                     &format!("ratings[{i}].feature"),
                     "must not be blank",
                 )
@@ -110,7 +118,7 @@ impl TrialFeedback for TrialDesk {
                     "must be between 1 and 5",
                 )
                 .require(
-                    seen.insert(r.feature.trim().to_owned()),
+                    seen.insert(r.feature.clone()),
                     &format!("ratings[{i}].feature"),
                     "is rated twice",
                 );
@@ -121,8 +129,8 @@ impl TrialFeedback for TrialDesk {
         store::set("next-id", &seq)?;
         let feedback = Feedback {
             id: format!("f-{seq}"),
-            customer: draft.customer.trim().to_owned(),
-            product: draft.product.trim().to_owned(),
+            customer: draft.customer,
+            product: draft.product,
             nps: draft.nps,
             ratings: draft.ratings,
             comment: draft.comment.filter(|c| !c.trim().is_empty()),
@@ -146,14 +154,25 @@ impl TrialFeedback for TrialDesk {
     fn list_feedback(filter: FeedbackFilter) -> Result<Vec<Feedback>, Error> {
         let mut out: Vec<Feedback> = all()?
             .into_iter()
-            .filter(|f| filter.product.as_ref().is_none_or(|p| *p == f.product))
-            .filter(|f| filter.customer.as_ref().is_none_or(|c| *c == f.customer))
+            .filter(|f| {
+                filter
+                    .product
+                    .as_ref()
+                    .is_none_or(|p| p.trim() == f.product)
+            })
+            .filter(|f| {
+                filter
+                    .customer
+                    .as_ref()
+                    .is_none_or(|c| c.trim() == f.customer)
+            })
             .collect();
         out.reverse();
         Ok(out)
     }
 
     fn summary(product: String) -> Result<ProductSummary, Error> {
+        let product = product.trim().to_owned();
         let items: Vec<Feedback> = all()?
             .into_iter()
             .filter(|f| f.product == product)

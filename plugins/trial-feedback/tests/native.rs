@@ -224,3 +224,38 @@ fn out_of_range_input_is_refused_with_the_field_named() {
         .collect();
     assert_eq!(names, ["rating-floor", "trend-window"]);
 }
+
+#[test]
+fn feature_names_and_identifiers_are_trimmed_before_they_are_compared_or_stored() {
+    let _host = TestHost::new().at(NOW);
+    let f = submit(" ann ", " crm ", 9, &[(" setup ", 4)]);
+    assert_eq!((f.customer.as_str(), f.product.as_str()), ("ann", "crm"));
+    assert_eq!(f.ratings[0].feature, "setup");
+    submit("bob", "crm", 7, &[("setup", 2)]);
+    // One feature, not two; found under the product however it is spelled.
+    let summary = TrialDesk::summary(" crm".into()).unwrap();
+    assert_eq!(summary.features.len(), 1);
+    assert_eq!(summary.features[0].feature, "setup");
+    // The same feature twice, once with spaces, is rated twice.
+    let err = TrialDesk::submit(FeedbackDraft {
+        customer: "cid".into(),
+        product: "crm".into(),
+        nps: 5,
+        ratings: vec![
+            FeatureRating {
+                feature: "speed".into(),
+                score: 3,
+            },
+            FeatureRating {
+                feature: " speed".into(),
+                score: 4,
+            },
+        ],
+        comment: None,
+    })
+    .unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidInput(fields) if fields.iter().any(|f| f.field == "ratings[1].feature")),
+        "{err:?}"
+    );
+}

@@ -149,6 +149,17 @@ pub(super) fn install_from_row(row: &sqlx::any::AnyRow) -> Result<Install, Regis
 }
 
 pub(super) fn parse_req(field: &'static str, s: &str) -> Result<VersionReq, RegistryError> {
+    crate::bounds::REQUIREMENT.named(field).text(s)?;
+    // semver parses `=1.0.0+x` and drops the `+x`: a pin that reads as one
+    // build but matches every build of 1.0.0. Same rule as for versions.
+    if s.contains('+') {
+        return Err(RegistryError::invalid(
+            field,
+            format!(
+                "`{s}` names build metadata; ranges match versions by precedence, which ignores it"
+            ),
+        ));
+    }
     VersionReq::parse(s.trim())
         .map_err(|e| RegistryError::invalid(field, format!("`{s}` is not a semver range: {e}")))
 }
@@ -158,7 +169,10 @@ pub(super) fn settings_object(
 ) -> Result<serde_json::Value, RegistryError> {
     match settings {
         None => Ok(serde_json::json!({})),
-        Some(v @ serde_json::Value::Object(_)) => Ok(v),
+        Some(v @ serde_json::Value::Object(_)) => {
+            crate::bounds::SETTINGS.json(&v)?;
+            Ok(v)
+        }
         Some(_) => Err(RegistryError::invalid("settings", "must be a JSON object")),
     }
 }
@@ -350,5 +364,20 @@ impl crate::Registry {
                 )
             })?;
         Ok((requirement, target))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_range_naming_build_metadata_is_refused_not_silently_widened() {
+        let err = parse_req("follow", "=0.1.0+evil").unwrap_err();
+        assert!(
+            matches!(&err, RegistryError::Invalid { field: "follow", message } if message.contains("build metadata")),
+            "{err}"
+        );
+        assert!(parse_req("follow", "^0.1").is_ok());
     }
 }

@@ -18,7 +18,7 @@ mod upload;
 
 pub use catalog::CatalogEntry;
 pub use changes::{Changes, LimitChange};
-pub use record::parse_version;
 pub use record::{PackageVersion, VersionState};
+pub use record::{no_build_metadata, parse_version};
 pub use review::Decision;
 pub use upload::{MAX_PACKAGE_BYTES, Upload};

@@ -114,11 +114,28 @@ pub(crate) fn version_from_row(row: &sqlx::any::AnyRow) -> Result<PackageVersion
     })
 }
 
-/// Split `publisher/name@version`-style input into a name and a version.
+/// Parse a version a caller names. Versions are identified by precedence,
+/// so build metadata (`0.1.0+evil`), which precedence ignores, is refused
+/// wherever a version enters: see [`Manifest::validate`](crate::Manifest::validate).
 pub fn parse_version(field: &'static str, s: &str) -> Result<Version, RegistryError> {
-    s.trim()
-        .parse()
-        .map_err(|e| RegistryError::invalid(field, format!("`{s}` is not a semantic version: {e}")))
+    let version: Version = s.trim().parse().map_err(|e| {
+        RegistryError::invalid(field, format!("`{s}` is not a semantic version: {e}"))
+    })?;
+    no_build_metadata(&version).map_err(|message| RegistryError::invalid(field, message))?;
+    Ok(version)
+}
+
+/// The one rule for build metadata: two versions that differ only in it
+/// have equal precedence, so they would be one version twice.
+pub fn no_build_metadata(version: &Version) -> Result<(), String> {
+    if version.build.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{version}` carries build metadata (`+{}`); versions are told apart by precedence, which ignores it, so it is not accepted",
+            version.build
+        ))
+    }
 }
 
 impl crate::Registry {

@@ -53,9 +53,7 @@ impl crate::Registry {
         checks: Option<&RolloutChecks>,
     ) -> Result<(PackageVersion, Rollout), RegistryError> {
         actor.require(&[Role::Reviewer], "review package versions")?;
-        let reason = reason
-            .map(|r| r.trim().to_owned())
-            .filter(|r| !r.is_empty());
+        let reason = crate::bounds::REASON.optional(reason)?;
         if decision == Decision::Reject && reason.is_none() {
             return Err(RegistryError::invalid(
                 "reason",
@@ -107,6 +105,7 @@ impl crate::Registry {
                 "yank versions",
             )?;
         }
+        let reason = crate::bounds::REASON.optional(reason)?;
         let mut change = Change::begin(&self.db, actor).await?;
         let before = Self::version_in(change.conn(), name, version).await?;
         if before.state != VersionState::Approved {

@@ -111,12 +111,14 @@ impl crate::Registry {
             let v: Version = v
                 .parse()
                 .map_err(|e| RegistryError::Corrupt(format!("stored version `{v}`: {e}")))?;
-            if highest.as_ref().is_none_or(|h| v > *h) {
+            // By precedence: a stored version that differs only in build
+            // metadata (from before it was refused) is the same version.
+            if highest.as_ref().is_none_or(|h| v.cmp_precedence(h).is_gt()) {
                 highest = Some(v);
             }
         }
         match highest {
-            Some(h) if manifest.version <= h => Err(RegistryError::conflict(
+            Some(h) if manifest.version.cmp_precedence(&h).is_le() => Err(RegistryError::conflict(
                 "version-not-greater",
                 format!(
                     "`{}` {} is not greater than {h}, the highest version already uploaded",

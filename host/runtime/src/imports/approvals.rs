@@ -9,6 +9,17 @@ use crate::sandbox::Sandbox;
 impl Host for Sandbox {
     fn request(&mut self, request: ApprovalRequest) -> wasmtime::Result<String> {
         self.require(Permission::Approvals, "approvals.request")?;
+        crate::fault::storable(
+            "an approval request's subject, summary or details",
+            [request.subject.as_str(), request.summary.as_str()]
+                .into_iter()
+                .chain(
+                    request
+                        .details
+                        .iter()
+                        .flat_map(|(k, v)| [k.as_str(), v.as_str()]),
+                ),
+        )?;
         let size = request.subject.len()
             + request.summary.len()
             + request

@@ -12,6 +12,12 @@ use crate::sandbox::Sandbox;
 impl Host for Sandbox {
     fn emit(&mut self, event: Event) -> wasmtime::Result<()> {
         self.require(Permission::Events, "events.emit")?;
+        crate::fault::storable(
+            "an event's name or customer",
+            [event.name.as_str()]
+                .into_iter()
+                .chain(event.customer.as_deref()),
+        )?;
         let size = event.name.len()
             + event.customer.as_ref().map_or(0, String::len)
             + event

@@ -9,6 +9,7 @@ use crate::{Limit, Permission};
 
 impl Sandbox {
     fn check_key(&self, key: &str) -> Result<(), Fault> {
+        crate::fault::storable("a store key", [key])?;
         if key.len() > MAX_KEY_BYTES {
             return Err(Fault::Limit {
                 limit: Limit::Writes,

@@ -343,3 +343,26 @@ fn code_too_complex_to_compile_is_refused_before_compiling() {
         assert!(err.to_string().contains("limit"), "{err}");
     }
 }
+
+#[test]
+fn text_no_store_can_keep_is_the_components_fault_never_a_storage_one() {
+    let host = shared();
+    for (i, mode) in ["nul-key", "nul-event", "nul-approval"]
+        .into_iter()
+        .enumerate()
+    {
+        let c = Caller::new(host, host.hostile(), &format!("nul-{i}")).with_grants(
+            [Permission::Store, Permission::Events, Permission::Approvals]
+                .into_iter()
+                .collect(),
+        );
+        let err = booked(&c, mode).expect_err(mode);
+        assert!(
+            matches!(&err, InvokeError::ComponentFault { message } if message.contains("NUL")),
+            "{mode}: {err:?}"
+        );
+        assert!(!c.stored().keys().any(|k| k.contains('\0')), "{mode}");
+        assert!(host.state.events(&c.call.scope).is_empty(), "{mode}");
+        assert!(host.state.approvals(&c.call.scope).is_empty(), "{mode}");
+    }
+}

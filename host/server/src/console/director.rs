@@ -276,9 +276,9 @@ pub async fn act(
 
 /// The `version` field of a form.
 fn version_field(viewer: &Viewer, text: &str) -> Result<Version, ConsoleError> {
-    text.parse().map_err(|e| ConsoleError::Page {
+    mercato_registry::versions::parse_version("version", text).map_err(|e| ConsoleError::Page {
         status: StatusCode::UNPROCESSABLE_ENTITY,
-        message: format!("version: {e}"),
+        message: e.to_string(),
         lang: viewer.lang,
     })
 }

@@ -2,13 +2,13 @@
 //! publishers and their keys.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use mercato_registry::{NewAccount, NewKey, NewTenant};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiError, Body, Caller, Market, Reply};
+use super::{ApiError, Body, Caller, Market, Path, Query, Reply};
 
 type Created = Result<(StatusCode, Json<Value>), ApiError>;
 

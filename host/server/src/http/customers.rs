@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use mercato_registry::CustomerProfile;
@@ -12,7 +12,7 @@ use mercato_registry::events::EventQuery;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiError, Caller, Market};
+use super::{ApiError, Caller, Market, Path, Query};
 
 /// Import profiles (the tenant's director, operators): a JSON profile or
 /// array of profiles, NDJSON (`application/x-ndjson`) or CSV (`text/csv`,

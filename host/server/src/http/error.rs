@@ -287,3 +287,85 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+impl ApiError {
+    /// A body over `max` bytes: `length` is what the request declared
+    /// (`Content-Length`), when it did.
+    pub fn too_large(length: Option<u64>, max: usize) -> Self {
+        let message = match length {
+            Some(length) => format!("the body is {length} bytes; at most {max} are accepted"),
+            None => format!("the body is more than {max} bytes; at most {max} are accepted"),
+        };
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too-large", message)
+    }
+}
+
+/// The declared length of a request's body.
+pub fn content_length(headers: &axum::http::HeaderMap) -> Option<u64> {
+    headers
+        .get(axum::http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+/// Middleware under every API route: a refusal that some layer below the
+/// handlers made in plain text or with no body (a 405 for a wrong method, a
+/// body-limit rejection, an extractor this crate does not wrap) is
+/// rewritten into the envelope, so no error leaves the API outside it.
+pub async fn envelope(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let length = content_length(request.headers());
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .ok()
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| status.canonical_reason().unwrap_or("refused").to_owned());
+    let mut reply = match status {
+        StatusCode::METHOD_NOT_ALLOWED => {
+            let allowed = parts
+                .headers
+                .get(axum::http::header::ALLOW)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            ApiError::new(
+                status,
+                "method-not-allowed",
+                format!("`{method}` is not allowed on `{path}`; allowed: {allowed}"),
+            )
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::too_large(length, mercato_registry::versions::MAX_PACKAGE_BYTES)
+        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::new(status, "unsupported-media-type", text),
+        StatusCode::NOT_FOUND => ApiError::not_found("not-found", text),
+        s if s.is_server_error() => {
+            tracing::error!(%method, %path, %status, body = %text, "an error outside the envelope");
+            ApiError::new(status, "internal", "internal error; see the host's log")
+        }
+        _ => ApiError::new(status, "bad-request", text),
+    }
+    .into_response();
+    // Keep what the layer below said about retrying or allowed methods.
+    for name in [axum::http::header::ALLOW, axum::http::header::RETRY_AFTER] {
+        if let Some(value) = parts.headers.get(&name) {
+            reply.headers_mut().insert(name, value.clone());
+        }
+    }
+    reply
+}

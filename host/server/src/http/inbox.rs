@@ -1,12 +1,12 @@
 //! The approvals inbox of a tenant, and the audit log.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use mercato_registry::inbox::{Answer, ApprovalQuery};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Body, Caller, Market, Reply};
+use super::{Body, Caller, Market, Path, Query, Reply};
 
 /// Filter and page for the inbox.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -2,14 +2,14 @@
 //! permissions, roll back, remove. Directors of the tenant and operators.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use mercato_registry::versions::parse_version;
 use mercato_registry::{InstallUpdate, NewInstall, UpgradeRequest};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiError, Body, Caller, Market, Reply};
+use super::{ApiError, Body, Caller, Market, Path, Reply};
 
 /// A tenant's installs with versions, pending upgrades and settings.
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/installs", tag = "installs",

@@ -1,13 +1,12 @@
 //! A tenant's callable components, and calling them.
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use mercato_registry::Role;
 use serde_json::{Value, json};
 
-use super::{ApiError, Caller, Market};
+use super::{ApiError, Body, Caller, Market, Path};
 use mercato_runtime::signature;
 
 /// The tenant's enabled components (its directors and reps, operators).
@@ -94,15 +93,8 @@ pub async fn call(
     State(m): Market,
     Caller(me): Caller,
     Path((tenant, component, function)): Path<(String, String, String)>,
-    body: Result<Json<Value>, JsonRejection>,
+    Body(args): Body<Value>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let Json(args) = body.map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad-json",
-            format!("the body must be a JSON object: {}", e.body_text()),
-        )
-    })?;
     let outcome = m.invoke(&me, &tenant, &component, &function, args).await?;
     let result = outcome.json();
     match result.as_object().filter(|o| o.len() == 1) {

@@ -6,9 +6,9 @@
 
 mod admin;
 mod auth;
-mod body;
 mod customers;
 mod error;
+mod extract;
 mod inbox;
 mod installs;
 mod invoke;
@@ -25,8 +25,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use auth::Caller;
-pub use body::Body;
 pub use error::ApiError;
+pub use extract::{Body, Path, Query};
 
 use crate::marketplace::Marketplace;
 
@@ -164,6 +164,7 @@ pub fn app(market: Arc<Marketplace>) -> Router {
     let (router, doc) = documented();
     let doc = Arc::new(doc);
     router
+        .layer(axum::middleware::from_fn(error::envelope))
         .merge(crate::console::routes())
         .route(
             "/v1/openapi.json",
@@ -178,5 +179,6 @@ pub fn app(market: Arc<Marketplace>) -> Router {
             mercato_registry::versions::MAX_PACKAGE_BYTES,
         ))
         .fallback(|| async { ApiError::not_found("no-route", "no such route".to_owned()) })
+        .layer(axum::middleware::from_fn(extract::refuse_nul))
         .with_state(market)
 }

@@ -2,15 +2,15 @@
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
+use mercato_registry::Decision;
 use mercato_registry::versions::{MAX_PACKAGE_BYTES, VersionState, parse_version};
-use mercato_registry::{Decision, RegistryError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiError, Body, Caller, Market};
+use super::{ApiError, Body, Caller, Market, Path, Query};
 
 /// Upload a signed package file (the publisher's developers). Checked in
 /// order: size, structure, manifest, signature, key and publisher, version
@@ -23,19 +23,31 @@ use super::{ApiError, Body, Caller, Market};
               (status = 403, description = "Unknown, retired or revoked key; another publisher's name", body = super::ErrorBody),
               (status = 409, description = "Version not greater than the last", body = super::ErrorBody),
               (status = 413, description = "Too large", body = super::ErrorBody),
+              (status = 415, description = "Not sent as application/octet-stream", body = super::ErrorBody),
               (status = 422, description = "Bad signature, invalid manifest, not a component of its kind, limits above caps", body = super::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn upload(
     State(m): Market,
     Caller(me): Caller,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let declared = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !declared.starts_with("application/octet-stream") {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            format!(
+                "a package is sent as `Content-Type: application/octet-stream`, not `{declared}`"
+            ),
+        ));
+    }
     let bytes = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::from(RegistryError::TooLarge {
-                size: MAX_PACKAGE_BYTES + 1,
-                max: MAX_PACKAGE_BYTES,
-            })
+            ApiError::too_large(super::error::content_length(&headers), MAX_PACKAGE_BYTES)
         } else {
             ApiError::new(e.status(), "bad-body", e.body_text())
         }

@@ -7,6 +7,7 @@
 
 mod concurrency;
 mod console;
+mod hardening;
 mod http;
 mod isolation;
 mod market;
