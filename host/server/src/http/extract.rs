@@ -26,41 +26,101 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let value = match axum::Json::<Value>::from_request(req, state).await {
-            Ok(axum::Json(value)) => value,
-            Err(JsonRejection::MissingJsonContentType(_)) => {
-                return Err(ApiError::new(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "unsupported-media-type",
-                    "the body must be sent as `Content-Type: application/json`",
-                ));
-            }
-            Err(e) => {
-                return Err(ApiError::new(
-                    e.status(),
-                    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                        "too-large"
-                    } else {
-                        "bad-json"
-                    },
-                    format!("the body must be JSON: {}", e.body_text()),
-                ));
-            }
-        };
-        if let Some(path) = mercato_registry::bounds::nul_in(&value) {
+        let declared = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !is_json(declared) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                format!(
+                    "the body must be sent as `Content-Type: application/json`, not `{declared}`"
+                ),
+            ));
+        }
+        let length = super::error::content_length(req.headers());
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| match e.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => {
+                    ApiError::too_large(length, mercato_registry::versions::MAX_PACKAGE_BYTES)
+                }
+                status => ApiError::new(status, "bad-body", e.body_text()),
+            })?;
+        // JSON can carry a NUL only as the escape `\u0000`: scanning for it
+        // keeps the common case to one parse; the rare body that has one is
+        // parsed again to name where.
+        if has_nul_escape(&bytes)
+            && let Ok(value) = serde_json::from_slice::<Value>(&bytes)
+            && let Some(path) = mercato_registry::bounds::nul_in(&value)
+        {
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid-input",
                 format!("`{path}` holds a NUL character, which is not accepted"),
             ));
         }
-        serde_json::from_value(value).map(Body).map_err(|e| {
-            ApiError::new(
+        match axum::Json::<T>::from_bytes(&bytes) {
+            Ok(axum::Json(value)) => Ok(Body(value)),
+            Err(JsonRejection::JsonDataError(e)) => Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid-input",
-                format!("the body does not have the expected fields: {e}"),
-            )
-        })
+                format!(
+                    "the body does not have the expected fields: {}",
+                    e.body_text()
+                ),
+            )),
+            Err(e) => Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad-json",
+                format!("the body must be JSON: {}", e.body_text()),
+            )),
+        }
+    }
+}
+
+/// `application/json`, or a `+json` type of it, parameters aside.
+fn is_json(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Whether JSON text holds the escape `\u0000` (after an odd number of
+/// backslashes, so an escaped backslash followed by `u0000` is not one).
+fn has_nul_escape(json: &[u8]) -> bool {
+    json.windows(6).enumerate().any(|(at, w)| {
+        w.eq_ignore_ascii_case(b"\\u0000")
+            && json[..at].iter().rev().take_while(|b| **b == b'\\').count() % 2 == 0
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_nul_escape_is_told_from_an_escaped_backslash() {
+        assert!(has_nul_escape(br#"{"a": "x\u0000"}"#));
+        assert!(has_nul_escape(br#"{"a": "\\\u0000"}"#));
+        assert!(!has_nul_escape(br#"{"a": "\\u0000"}"#));
+        assert!(!has_nul_escape(br#"{"a": "u0000"}"#));
+    }
+
+    #[test]
+    fn json_types_are_recognised_by_their_essence() {
+        assert!(is_json("application/json"));
+        assert!(is_json("Application/JSON; charset=utf-8"));
+        assert!(is_json("application/merge-patch+json"));
+        assert!(!is_json("text/plain"));
+        assert!(!is_json(""));
     }
 }
 

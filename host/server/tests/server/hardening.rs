@@ -79,6 +79,10 @@ async fn json(router: &axum::Router, token: &str, method: &str, uri: &str, body:
     .await
 }
 
+async fn get(router: &axum::Router, token: &str, uri: &str) -> Reply {
+    raw(router, token, "GET", uri, None, vec![]).await
+}
+
 const BOOK: &str = "/v1/tenants/acme/components/livestream-booking";
 
 async fn refusals_on(db: Database) {
@@ -96,26 +100,10 @@ async fn refusals_on(db: Database) {
     assert!(r.message().contains("DELETE"), "{}", r.message());
 
     // A bad number in a query and a path segment that is not UTF-8.
-    let r = raw(
-        &router,
-        &director,
-        "GET",
-        "/v1/tenants/acme/approvals?limit=x",
-        None,
-        vec![],
-    )
-    .await;
+    let r = get(&router, &director, "/v1/tenants/acme/approvals?limit=x").await;
     assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "bad-query"));
     assert!(r.message().contains("limit"), "{}", r.message());
-    let r = raw(
-        &router,
-        &director,
-        "GET",
-        "/v1/tenants/%FF/customers/x",
-        None,
-        vec![],
-    )
-    .await;
+    let r = get(&router, &director, "/v1/tenants/%FF/customers/x").await;
     assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "bad-path"));
 
     // A body over the limit: the real figure, not the limit plus one.
@@ -204,7 +192,7 @@ async fn refusals_on(db: Database) {
         "/v1/tenants/acme/customers/a%00b",
         "/v1/tenants/acme/approvals?status=%00",
     ] {
-        let r = raw(&router, &director, "GET", uri, None, vec![]).await;
+        let r = get(&router, &director, uri).await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{uri}");
         assert!(r.message().contains("NUL"), "{uri}: {}", r.message());
     }
@@ -243,15 +231,7 @@ async fn refusals_on(db: Database) {
     .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     assert!(r.message().contains("record 2"), "{}", r.message());
-    let r = raw(
-        &router,
-        &director,
-        "GET",
-        "/v1/tenants/acme/customers/c-1",
-        None,
-        vec![],
-    )
-    .await;
+    let r = get(&router, &director, "/v1/tenants/acme/customers/c-1").await;
     assert_eq!(
         r.status,
         StatusCode::NOT_FOUND,
