@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
+use crate::access::{Action, On};
 use crate::audit::Change;
 use crate::principal::{Principal, Role};
 use crate::{RegistryError, now_ms, sha256_hex};
@@ -105,7 +106,7 @@ impl crate::Registry {
         actor: &Principal,
         new: NewAccount,
     ) -> Result<(Account, IssuedToken), RegistryError> {
-        actor.require(&[Role::Operator], "create accounts")?;
+        actor.may(Action::CreateAccount, On::Platform)?;
         if !valid_name(&new.name) {
             return Err(RegistryError::invalid(
                 "name",
@@ -222,9 +223,7 @@ impl crate::Registry {
         name: &str,
         label: &str,
     ) -> Result<IssuedToken, RegistryError> {
-        if actor.name != name {
-            actor.require(&[Role::Operator], "issue tokens for other accounts")?;
-        }
+        actor.may(Action::IssueToken, On::Account(name))?;
         let mut change = Change::begin(&self.db, actor).await?;
         let account = self.account_in(change.conn(), name).await?;
         let token = Self::insert_token(&mut change, &account, label).await?;
@@ -239,9 +238,7 @@ impl crate::Registry {
         actor: &Principal,
         name: &str,
     ) -> Result<Vec<TokenInfo>, RegistryError> {
-        if actor.name != name {
-            actor.require(&[Role::Operator], "list other accounts' tokens")?;
-        }
+        actor.may(Action::ListTokens, On::Account(name))?;
         let rows = sqlx::query(
             "SELECT t.id, t.label, t.created_at, t.revoked_at FROM tokens t \
              JOIN accounts a ON a.id = t.account WHERE a.name = $1 ORDER BY t.created_at DESC, t.id",
@@ -274,9 +271,7 @@ impl crate::Registry {
         .ok_or_else(|| RegistryError::not_found("token", id))?;
         let owner: String = row.try_get(0)?;
         let tenant: Option<String> = row.try_get(1)?;
-        if owner != actor.name {
-            actor.require(&[Role::Operator], "revoke other accounts' tokens")?;
-        }
+        actor.may(Action::RevokeToken, On::Account(&owner))?;
         if row.try_get::<Option<i64>, _>(2)?.is_some() {
             return Err(RegistryError::conflict(
                 "token-revoked",
@@ -333,12 +328,11 @@ impl crate::Registry {
         actor: &Principal,
         tenant: Option<&str>,
     ) -> Result<Vec<Account>, RegistryError> {
-        match tenant {
-            Some(t) => {
-                actor.require_tenant(t, &[Role::Operator, Role::Director], "list accounts")?
-            }
-            None => actor.require(&[Role::Operator], "list all accounts")?,
-        }
+        let tenant = actor.narrowed(tenant);
+        actor.may(
+            Action::ListAccounts,
+            tenant.map_or(On::Platform, On::Tenant),
+        )?;
         let rows = sqlx::query(
             "SELECT id, name, role, tenant, publisher, created_at FROM accounts ORDER BY name",
         )

@@ -11,7 +11,8 @@
 use serde::Serialize;
 use sqlx::{Any, AnyConnection, Row, Transaction};
 
-use crate::principal::{Principal, Role};
+use crate::access::{Action, On};
+use crate::principal::Principal;
 use crate::{Database, RegistryError, now_ms, sha256_hex};
 
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -294,23 +295,14 @@ impl crate::Registry {
         after_seq: i64,
         limit: i64,
     ) -> Result<Vec<AuditEntry>, RegistryError> {
-        match tenant {
-            Some(t) => actor.require_tenant(
-                t,
-                &[Role::Operator, Role::Reviewer, Role::Director],
-                "read the audit log",
-            )?,
-            None => actor.require(
-                &[Role::Operator, Role::Reviewer],
-                "read the whole audit log",
-            )?,
-        }
+        let tenant = actor.narrowed(tenant);
+        actor.may(Action::ReadAudit, tenant.map_or(On::Platform, On::Tenant))?;
         list(&self.db, tenant, after_seq, limit.clamp(1, 1000)).await
     }
 
     /// Walk the whole hash chain (operators, reviewers).
     pub async fn verify_audit(&self, actor: &Principal) -> Result<Verification, RegistryError> {
-        actor.require(&[Role::Operator, Role::Reviewer], "verify the audit log")?;
+        actor.may(Action::VerifyAudit, On::Platform)?;
         verify(&self.db).await
     }
 }

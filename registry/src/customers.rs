@@ -6,9 +6,10 @@
 use sqlx::Row;
 use tokio::runtime::Handle;
 
+use crate::access::{Action, On};
 use crate::audit::Change;
 use crate::bounds::{self, Bound};
-use crate::principal::{Principal, Role};
+use crate::principal::Principal;
 use crate::{CustomerDirectory, CustomerProfile, Database, RegistryError, StateError, now_ms};
 
 /// The most profiles one import may carry.
@@ -163,7 +164,6 @@ fn profile_from_row(row: &sqlx::any::AnyRow) -> Result<CustomerProfile, Registry
 }
 
 const COLUMNS: &str = "id, name, company, email, phone, address, tags";
-const MANAGE: &[Role] = &[Role::Operator, Role::Director];
 
 impl crate::Registry {
     /// Create or replace profiles (the tenant's director, operators), all or
@@ -175,7 +175,7 @@ impl crate::Registry {
         tenant: &str,
         profiles: Vec<CustomerProfile>,
     ) -> Result<usize, RegistryError> {
-        actor.require_tenant(tenant, MANAGE, "import customers")?;
+        actor.may(Action::ImportCustomers, On::Tenant(tenant))?;
         if profiles.len() > MAX_IMPORT {
             return Err(RegistryError::invalid(
                 "body",
@@ -231,7 +231,7 @@ impl crate::Registry {
         tenant: &str,
         id: &str,
     ) -> Result<CustomerProfile, RegistryError> {
-        actor.require_tenant(tenant, MANAGE, "read customer profiles")?;
+        actor.may(Action::ReadCustomers, On::Tenant(tenant))?;
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM customers WHERE tenant = $1 AND id = $2"
         )))
@@ -251,7 +251,7 @@ impl crate::Registry {
         after: &str,
         limit: i64,
     ) -> Result<Vec<CustomerProfile>, RegistryError> {
-        actor.require_tenant(tenant, MANAGE, "read customer profiles")?;
+        actor.may(Action::ReadCustomers, On::Tenant(tenant))?;
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM customers WHERE tenant = $1 AND id > $2 ORDER BY id LIMIT $3"
         )))
@@ -271,7 +271,7 @@ impl crate::Registry {
         tenant: &str,
         id: &str,
     ) -> Result<u64, RegistryError> {
-        actor.require_tenant(tenant, MANAGE, "erase customers")?;
+        actor.may(Action::EraseCustomer, On::Tenant(tenant))?;
         let mut change = Change::begin(&self.db, actor).await?;
         let profile = sqlx::query("DELETE FROM customers WHERE tenant = $1 AND id = $2")
             .bind(tenant)

@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use crate::RegistryError;
-use crate::principal::{Principal, Role};
+use crate::access::{Action, On};
+use crate::principal::Principal;
 
 /// One stored event.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -53,7 +54,7 @@ impl crate::Registry {
         tenant: &str,
         query: &EventQuery,
     ) -> Result<EventPage, RegistryError> {
-        actor.require_tenant(tenant, &[Role::Operator, Role::Director], "read events")?;
+        actor.may(Action::ReadEvents, On::Tenant(tenant))?;
         if let (Some(from), Some(to)) = (query.from, query.to)
             && from >= to
         {

@@ -4,9 +4,10 @@
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
+use crate::access::{Action, On};
 use crate::audit::Change;
 use crate::paging::Page;
-use crate::principal::{Principal, Role};
+use crate::principal::Principal;
 use crate::{RegistryError, now_ms};
 
 /// An approval request and, once decided, its decision.
@@ -90,11 +91,7 @@ impl crate::Registry {
         tenant: &str,
         query: &ApprovalQuery,
     ) -> Result<Page<Approval>, RegistryError> {
-        actor.require_tenant(
-            tenant,
-            &[Role::Operator, Role::Director],
-            "read the approvals inbox",
-        )?;
+        actor.may(Action::ReadApprovals, On::Tenant(tenant))?;
         if let Some(s) = query.status.as_deref()
             && !["pending", "approved", "rejected"].contains(&s)
         {
@@ -149,7 +146,7 @@ impl crate::Registry {
         id: &str,
         answer: Answer,
     ) -> Result<Approval, RegistryError> {
-        actor.require_tenant(tenant, &[Role::Director], "decide approval requests")?;
+        actor.may(Action::Decide, On::Tenant(tenant))?;
         let approved = answer.decision == crate::versions::Decision::Approve;
         let reason = crate::bounds::REASON.optional(answer.reason)?;
         if !approved && reason.is_none() {

@@ -6,7 +6,7 @@
 //! hash-chained audit log, the approvals inbox, customer profiles and
 //! events, and the per-(tenant, component) state the runtime writes (the
 //! `StateStore` contract of `mercato-types`, implemented on SQL). Role and
-//! tenant checks live in [`principal`], beside the data they guard, so every
+//! tenant checks are one table in [`access`], asked by every operation, so every
 //! front end (HTTP, CLI) asks the same questions.
 //!
 //! Must not know about wasmtime, WIT or HTTP: whether a component really
@@ -15,6 +15,7 @@
 //! an install or upgrade, and before an approval rolls a version out
 //! ([`Registry::rollout_candidates`], [`Registry::review_checked`]).
 
+pub mod access;
 pub mod accounts;
 pub mod audit;
 pub mod bounds;

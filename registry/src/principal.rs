@@ -1,6 +1,5 @@
-//! Who is acting: a role, and the tenant or publisher it belongs to. The
-//! role and tenant checks every operation makes live here, beside nothing
-//! else, so the CLI, the HTTP API and the audit log ask the same questions.
+//! Who is acting: a role, and the tenant or publisher it belongs to. What
+//! each may do is the table in [`crate::access`].
 
 use std::fmt;
 use std::str::FromStr;
@@ -101,56 +100,5 @@ impl Principal {
             tenant: None,
             publisher: None,
         }
-    }
-
-    /// Refuse unless the role is one of `roles`.
-    pub fn require(&self, roles: &[Role], doing: &str) -> Result<(), RegistryError> {
-        if roles.contains(&self.role) {
-            Ok(())
-        } else {
-            Err(RegistryError::forbidden(format!(
-                "a {} may not {doing} (allowed: {})",
-                self.role,
-                roles
-                    .iter()
-                    .map(|r| r.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )))
-        }
-    }
-
-    /// Refuse unless the role is one of `roles` and, for directors and reps,
-    /// the tenant is their own. Operators reach every tenant.
-    pub fn require_tenant(
-        &self,
-        tenant: &str,
-        roles: &[Role],
-        doing: &str,
-    ) -> Result<(), RegistryError> {
-        self.require(roles, doing)?;
-        match self.role {
-            Role::Director | Role::Rep if self.tenant.as_deref() != Some(tenant) => {
-                Err(RegistryError::forbidden(format!(
-                    "{} belongs to tenant `{}` and may not {doing} for tenant `{tenant}`",
-                    self.name,
-                    self.tenant.as_deref().unwrap_or("?")
-                )))
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// Refuse unless an operator, or a developer of `publisher`.
-    pub fn require_publisher(&self, publisher: &str, doing: &str) -> Result<(), RegistryError> {
-        self.require(&[Role::Operator, Role::Developer], doing)?;
-        if self.role == Role::Developer && self.publisher.as_deref() != Some(publisher) {
-            return Err(RegistryError::forbidden(format!(
-                "{} publishes as `{}` and may not {doing} for publisher `{publisher}`",
-                self.name,
-                self.publisher.as_deref().unwrap_or("?")
-            )));
-        }
-        Ok(())
     }
 }

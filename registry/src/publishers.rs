@@ -7,8 +7,9 @@
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyConnection, Row};
 
+use crate::access::{Action, On};
 use crate::audit::Change;
-use crate::principal::{Principal, Role};
+use crate::principal::Principal;
 use crate::tenants::valid_slug;
 use crate::{RegistryError, key_id, now_ms};
 
@@ -107,7 +108,7 @@ impl crate::Registry {
         actor: &Principal,
         name: &str,
     ) -> Result<(), RegistryError> {
-        actor.require(&[Role::Operator], "create publishers")?;
+        actor.may(Action::CreatePublisher, On::Platform)?;
         if !valid_slug(name) {
             return Err(RegistryError::invalid(
                 "name",
@@ -144,7 +145,8 @@ impl crate::Registry {
     }
 
     /// Every publisher's name.
-    pub async fn publishers(&self) -> Result<Vec<String>, RegistryError> {
+    pub async fn publishers(&self, actor: &Principal) -> Result<Vec<String>, RegistryError> {
+        actor.may(Action::ListPublishers, On::Platform)?;
         let rows = sqlx::query("SELECT name FROM publishers ORDER BY name")
             .fetch_all(self.db.pool())
             .await?;
@@ -173,7 +175,7 @@ impl crate::Registry {
         publisher: &str,
         new: NewKey,
     ) -> Result<PublisherKey, RegistryError> {
-        actor.require_publisher(publisher, "register keys")?;
+        actor.may(Action::RegisterKey, On::Publisher(publisher))?;
         let key = parse_public_key(&new.public_key)?;
         let mut change = Change::begin(&self.db, actor).await?;
         self.publisher_exists(change.conn(), publisher).await?;
@@ -283,7 +285,7 @@ impl crate::Registry {
         old_key_id: &str,
         new: NewKey,
     ) -> Result<PublisherKey, RegistryError> {
-        actor.require_publisher(publisher, "rotate keys")?;
+        actor.may(Action::RotateKey, On::Publisher(publisher))?;
         let key = parse_public_key(&new.public_key)?;
         let mut change = Change::begin(&self.db, actor).await?;
         let old = Self::key_of(change.conn(), publisher, old_key_id).await?;
@@ -318,7 +320,7 @@ impl crate::Registry {
         publisher: &str,
         key_id: &str,
     ) -> Result<PublisherKey, RegistryError> {
-        actor.require_publisher(publisher, "revoke keys")?;
+        actor.may(Action::RevokeKey, On::Publisher(publisher))?;
         let mut change = Change::begin(&self.db, actor).await?;
         let key = Self::key_of(change.conn(), publisher, key_id).await?;
         if key.state == KeyState::Revoked {
@@ -333,7 +335,12 @@ impl crate::Registry {
     }
 
     /// A publisher's keys, newest first.
-    pub async fn keys(&self, publisher: &str) -> Result<Vec<PublisherKey>, RegistryError> {
+    pub async fn keys(
+        &self,
+        actor: &Principal,
+        publisher: &str,
+    ) -> Result<Vec<PublisherKey>, RegistryError> {
+        actor.may(Action::ReadKeys, On::Publisher(publisher))?;
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {KEY_COLUMNS} FROM publisher_keys WHERE publisher = $1 ORDER BY created_at DESC, key_id"
         )))

@@ -6,8 +6,9 @@
 
 use sqlx::Row;
 
+use crate::access::{Action, On};
 use crate::accounts::{account_from_row, random_hex};
-use crate::principal::{Principal, Role};
+use crate::principal::Principal;
 use crate::{RegistryError, now_ms, sha256_hex};
 
 /// How long a console session lasts.
@@ -120,7 +121,7 @@ impl crate::Registry {
         actor: &Principal,
         name: &str,
     ) -> Result<String, RegistryError> {
-        actor.require(&[Role::Operator], "issue sign-in links")?;
+        actor.may(Action::IssueSignInLink, On::Platform)?;
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.name = $1"
         )))

@@ -3,8 +3,9 @@
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyConnection, Row};
 
+use crate::access::{Action, On};
 use crate::audit::Change;
-use crate::principal::{Principal, Role};
+use crate::principal::Principal;
 use crate::{Limits, RegistryError, RequestedLimits, now_ms};
 
 /// A tenant.
@@ -45,7 +46,7 @@ impl crate::Registry {
         actor: &Principal,
         new: NewTenant,
     ) -> Result<Tenant, RegistryError> {
-        actor.require(&[Role::Operator], "create tenants")?;
+        actor.may(Action::CreateTenant, On::Platform)?;
         if !valid_slug(&new.name) {
             return Err(RegistryError::invalid(
                 "name",
@@ -94,7 +95,7 @@ impl crate::Registry {
 
     /// Every tenant (operators).
     pub async fn tenants(&self, actor: &Principal) -> Result<Vec<Tenant>, RegistryError> {
-        actor.require(&[Role::Operator], "list tenants")?;
+        actor.may(Action::ListTenants, On::Platform)?;
         let rows = sqlx::query("SELECT name, title, created_at FROM tenants ORDER BY name")
             .fetch_all(self.db.pool())
             .await?;
@@ -111,11 +112,7 @@ impl crate::Registry {
 
     /// One tenant (operators, and its own directors and reps).
     pub async fn tenant(&self, actor: &Principal, name: &str) -> Result<Tenant, RegistryError> {
-        actor.require_tenant(
-            name,
-            &[Role::Operator, Role::Director, Role::Rep],
-            "read this tenant",
-        )?;
+        actor.may(Action::ReadTenant, On::Tenant(name))?;
         let r = sqlx::query("SELECT name, title, created_at FROM tenants WHERE name = $1")
             .bind(name)
             .fetch_optional(self.db.pool())
@@ -134,11 +131,7 @@ impl crate::Registry {
         actor: &Principal,
         tenant: &str,
     ) -> Result<RequestedLimits, RegistryError> {
-        actor.require_tenant(
-            tenant,
-            &[Role::Operator, Role::Director, Role::Rep],
-            "read this tenant's limits",
-        )?;
+        actor.may(Action::ReadTenantLimits, On::Tenant(tenant))?;
         self.limits_of(tenant).await
     }
 
@@ -168,11 +161,7 @@ impl crate::Registry {
         tenant: &str,
         limits: RequestedLimits,
     ) -> Result<RequestedLimits, RegistryError> {
-        actor.require_tenant(
-            tenant,
-            &[Role::Operator, Role::Director],
-            "set this tenant's limits",
-        )?;
+        actor.may(Action::SetTenantLimits, On::Tenant(tenant))?;
         for (((name, asked), (_, cap)), (_, floor)) in limits
             .fields()
             .into_iter()

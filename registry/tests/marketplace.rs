@@ -364,13 +364,34 @@ async fn keys_and_upload_refusals(base: Builder) {
         assert_eq!(err.code(), code, "{err}");
         assert_eq!(count(&w).await, 1, "{code}: nothing stored");
     }
-    // A key of one publisher cannot sign another's package, even for an operator.
+    // The platform never publishes for a third party, even with its key.
     let op_upload = w
         .registry
-        .check_upload(&w.operator, package("rival/booking", "1.0.0", &[], &k1))
+        .check_upload(&w.operator, package("acme/booking", "2.0.0", &[], &k1))
         .await
         .unwrap_err();
-    assert_eq!(op_upload.code(), "wrong-publisher");
+    assert_eq!(op_upload.code(), "forbidden", "{op_upload}");
+    // A key of one publisher cannot sign another's package.
+    let (_, rival) = w
+        .registry
+        .create_account(
+            &w.operator,
+            NewAccount {
+                name: "riva".into(),
+                role: Role::Developer,
+                tenant: None,
+                publisher: Some("rival".into()),
+            },
+        )
+        .await
+        .expect("rival developer");
+    let rival = w.registry.authenticate(&rival.token).await.expect("token");
+    let wrong = w
+        .registry
+        .check_upload(&rival, package("rival/booking", "1.0.0", &[], &k1))
+        .await
+        .unwrap_err();
+    assert_eq!(wrong.code(), "wrong-publisher");
     // Reviewers and directors cannot publish.
     let err = w
         .registry
@@ -458,7 +479,13 @@ async fn review_catalog_and_changes(base: Builder) {
             .expect("list")
             .is_empty()
     );
-    assert!(w.registry.catalog().await.expect("catalog").is_empty());
+    assert!(
+        w.registry
+            .catalog(&Principal::console())
+            .await
+            .expect("catalog")
+            .is_empty()
+    );
 
     let (first, changes) = w
         .registry
@@ -548,7 +575,11 @@ async fn review_catalog_and_changes(base: Builder) {
     .await
     .expect("1.2.0");
     approve(&w, "acme/booking", "1.2.0").await;
-    let catalog = w.registry.catalog().await.expect("catalog");
+    let catalog = w
+        .registry
+        .catalog(&Principal::console())
+        .await
+        .expect("catalog");
     assert_eq!(catalog.len(), 1);
     assert_eq!(catalog[0].latest, v("1.2.0"));
     assert_eq!(catalog[0].versions, [v("1.2.0"), v("1.0.0")]);
@@ -564,7 +595,11 @@ async fn review_catalog_and_changes(base: Builder) {
         .yank(&w.reviewer, "acme/booking", &v("1.2.0"), Some("bug".into()))
         .await
         .expect("yank");
-    let catalog = w.registry.catalog().await.expect("catalog");
+    let catalog = w
+        .registry
+        .catalog(&Principal::console())
+        .await
+        .expect("catalog");
     assert_eq!(catalog[0].versions, [v("1.0.0")]);
 }
 
@@ -817,10 +852,19 @@ async fn installs_follow_pin_upgrade_accept_rollback(base: Builder) {
     assert!(!off.enabled && !off.tracking);
     assert!(
         w.registry
-            .installs(&w.rep, "north")
+            .components(&w.rep, "north")
             .await
             .expect("rep list")
             .is_empty()
+    );
+    // A rep calls components; the installs with their settings are not theirs.
+    assert_eq!(
+        w.registry
+            .installs(&w.rep, "north")
+            .await
+            .unwrap_err()
+            .code(),
+        "forbidden"
     );
     assert_eq!(
         w.registry

@@ -4,8 +4,9 @@
 use semver::Version;
 
 use super::record::{
-    INSTALL_COLUMNS, Install, InstallUpdate, MANAGE, NewInstall, install_from_row, settings_object,
+    INSTALL_COLUMNS, Install, InstallUpdate, NewInstall, install_from_row, settings_object,
 };
+use crate::access::{Action, On};
 use crate::audit::Change;
 use crate::principal::{Principal, Role};
 use crate::tenants::valid_slug;
@@ -21,7 +22,7 @@ impl crate::Registry {
         tenant: &str,
         new: &NewInstall,
     ) -> Result<PackageVersion, RegistryError> {
-        actor.require_tenant(tenant, MANAGE, "enable components")?;
+        actor.may(Action::Enable, On::Tenant(tenant))?;
         let mut conn = self.db.pool().acquire().await?;
         self.tenant_exists(&mut conn, tenant).await?;
         Ok(Self::resolve_new(&mut conn, new).await?.1)
@@ -37,7 +38,7 @@ impl crate::Registry {
         new: NewInstall,
         expected: &Version,
     ) -> Result<Install, RegistryError> {
-        actor.require_tenant(tenant, MANAGE, "enable components")?;
+        actor.may(Action::Enable, On::Tenant(tenant))?;
         let id = match &new.id {
             Some(id) => id.clone(),
             None => new
@@ -101,18 +102,31 @@ impl crate::Registry {
         })
     }
 
-    /// A tenant's installs (operators, its director; its reps see the
-    /// enabled ones through the component list).
+    /// A tenant's installs with their settings (operators, its director).
     pub async fn installs(
         &self,
         actor: &Principal,
         tenant: &str,
     ) -> Result<Vec<Install>, RegistryError> {
-        actor.require_tenant(
-            tenant,
-            &[Role::Operator, Role::Director, Role::Rep],
-            "list components",
-        )?;
+        actor.may(Action::ListInstalls, On::Tenant(tenant))?;
+        self.installs_of(tenant, false).await
+    }
+
+    /// The components a caller may call or see: a rep, the enabled ones.
+    pub async fn components(
+        &self,
+        actor: &Principal,
+        tenant: &str,
+    ) -> Result<Vec<Install>, RegistryError> {
+        actor.may(Action::ListComponents, On::Tenant(tenant))?;
+        self.installs_of(tenant, actor.role == Role::Rep).await
+    }
+
+    async fn installs_of(
+        &self,
+        tenant: &str,
+        enabled_only: bool,
+    ) -> Result<Vec<Install>, RegistryError> {
         let mut conn = self.db.pool().acquire().await?;
         self.tenant_exists(&mut conn, tenant).await?;
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -126,7 +140,7 @@ impl crate::Registry {
         let mut out = Vec::new();
         for row in &rows {
             let mut install = install_from_row(row)?;
-            if actor.role == Role::Rep && !install.enabled {
+            if enabled_only && !install.enabled {
                 continue;
             }
             install.history = histories.remove(&install.id).unwrap_or_default();
@@ -142,11 +156,7 @@ impl crate::Registry {
         tenant: &str,
         id: &str,
     ) -> Result<Install, RegistryError> {
-        actor.require_tenant(
-            tenant,
-            &[Role::Operator, Role::Director, Role::Rep],
-            "read components",
-        )?;
+        actor.may(Action::ReadInstall, On::Tenant(tenant))?;
         self.installed(tenant, id).await
     }
 
@@ -167,7 +177,7 @@ impl crate::Registry {
         id: &str,
         update: InstallUpdate,
     ) -> Result<Install, RegistryError> {
-        actor.require_tenant(tenant, MANAGE, "change components")?;
+        actor.may(Action::ChangeInstall, On::Tenant(tenant))?;
         let settings = update
             .settings
             .map(|s| settings_object(Some(s)))
@@ -198,7 +208,7 @@ impl crate::Registry {
         tenant: &str,
         id: &str,
     ) -> Result<(), RegistryError> {
-        actor.require_tenant(tenant, MANAGE, "remove components")?;
+        actor.may(Action::RemoveInstall, On::Tenant(tenant))?;
         let mut change = Change::begin(&self.db, actor).await?;
         let before = Self::load_install(change.conn(), tenant, id).await?;
         for table in ["installs", "install_history"] {

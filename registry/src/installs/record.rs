@@ -8,7 +8,6 @@ use serde::{Deserialize, Serialize};
 use sqlx::{AnyConnection, Row};
 
 use crate::audit::Change;
-use crate::principal::Role;
 use crate::versions::{PackageVersion, VersionState};
 use crate::{Permission, RegistryError};
 
@@ -176,8 +175,6 @@ pub(super) fn settings_object(
         Some(_) => Err(RegistryError::invalid("settings", "must be a JSON object")),
     }
 }
-
-pub(super) const MANAGE: &[Role] = &[Role::Operator, Role::Director];
 
 impl crate::Registry {
     pub(super) async fn load_install(

@@ -5,9 +5,10 @@
 use semver::Version;
 use sqlx::AnyConnection;
 
-use super::record::{Install, MANAGE, NewInstall, UpgradeOutcome, UpgradeRequest};
+use super::record::{Install, NewInstall, UpgradeOutcome, UpgradeRequest};
+use crate::access::{Action, On};
 use crate::audit::Change;
-use crate::principal::{Principal, Role};
+use crate::principal::Principal;
 use crate::versions::{PackageVersion, VersionState};
 use crate::{Permission, RegistryError, now_ms};
 
@@ -20,7 +21,7 @@ impl crate::Registry {
         id: &str,
         request: &UpgradeRequest,
     ) -> Result<PackageVersion, RegistryError> {
-        actor.require_tenant(tenant, MANAGE, "upgrade components")?;
+        actor.may(Action::Upgrade, On::Tenant(tenant))?;
         let mut conn = self.db.pool().acquire().await?;
         let install = Self::load_install(&mut conn, tenant, id).await?;
         Self::upgrade_target(&mut conn, &install, request)
@@ -68,7 +69,7 @@ impl crate::Registry {
         request: UpgradeRequest,
         expected: &Version,
     ) -> Result<UpgradeOutcome, RegistryError> {
-        actor.require_tenant(tenant, MANAGE, "upgrade components")?;
+        actor.may(Action::Upgrade, On::Tenant(tenant))?;
         let mut change = Change::begin(&self.db, actor).await?;
         let before = Self::load_install(change.conn(), tenant, id).await?;
         let (requirement, target) = Self::upgrade_target(change.conn(), &before, &request).await?;
@@ -158,7 +159,7 @@ impl crate::Registry {
         id: &str,
         version: &Version,
     ) -> Result<UpgradeOutcome, RegistryError> {
-        actor.require_tenant(tenant, &[Role::Director], "accept new permissions")?;
+        actor.may(Action::AcceptPermissions, On::Tenant(tenant))?;
         let mut change = Change::begin(&self.db, actor).await?;
         let before = Self::load_install(change.conn(), tenant, id).await?;
         if before.pending.as_ref() != Some(version) {
@@ -192,7 +193,7 @@ impl crate::Registry {
         id: &str,
         version: &Version,
     ) -> Result<Install, RegistryError> {
-        actor.require_tenant(tenant, MANAGE, "roll back components")?;
+        actor.may(Action::Rollback, On::Tenant(tenant))?;
         let mut change = Change::begin(&self.db, actor).await?;
         let before = Self::load_install(change.conn(), tenant, id).await?;
         if !before.history.contains(version) {

@@ -4,12 +4,14 @@ use semver::Version;
 use serde::Serialize;
 
 use super::record::{VERSION_COLUMNS, version_from_row};
-use crate::{Permission, RegistryError};
+use crate::access::{Action, On};
+use crate::{Permission, Principal, RegistryError};
 
 impl crate::Registry {
     /// The catalog: approved, unyanked versions, one entry per package with
     /// its newest version's manifest.
-    pub async fn catalog(&self) -> Result<Vec<CatalogEntry>, RegistryError> {
+    pub async fn catalog(&self, actor: &Principal) -> Result<Vec<CatalogEntry>, RegistryError> {
+        actor.may(Action::ReadCatalog, On::Platform)?;
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {VERSION_COLUMNS} FROM package_versions WHERE state = 'approved' ORDER BY name"
         )))

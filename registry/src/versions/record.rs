@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{AnyConnection, Row};
 
 use super::changes::Changes;
+use crate::access::{Action, On};
 use crate::principal::{Principal, Role};
 use crate::{Manifest, RegistryError};
 
@@ -189,6 +190,7 @@ impl crate::Registry {
         name: &str,
         version: &Version,
     ) -> Result<(PackageVersion, Changes), RegistryError> {
+        actor.may(Action::ReadVersion, On::Platform)?;
         let mut conn = self.db.pool().acquire().await?;
         let all = Self::versions_of(&mut conn, name).await?;
         let this = all
@@ -213,6 +215,7 @@ impl crate::Registry {
         state: Option<VersionState>,
         name: Option<&str>,
     ) -> Result<Vec<PackageVersion>, RegistryError> {
+        actor.may(Action::ListVersions, On::Platform)?;
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {VERSION_COLUMNS} FROM package_versions ORDER BY submitted_at DESC, name"
         )))

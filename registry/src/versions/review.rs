@@ -5,9 +5,10 @@ use semver::Version;
 use serde::{Deserialize, Serialize};
 
 use super::record::{PackageVersion, VersionState};
+use crate::access::{Action, On};
 use crate::audit::Change;
 use crate::installs::{Rollout, RolloutChecks};
-use crate::principal::{Principal, Role};
+use crate::principal::Principal;
 use crate::{RegistryError, now_ms};
 
 /// A reviewer's decision.
@@ -52,7 +53,7 @@ impl crate::Registry {
         reason: Option<String>,
         checks: Option<&RolloutChecks>,
     ) -> Result<(PackageVersion, Rollout), RegistryError> {
-        actor.require(&[Role::Reviewer], "review package versions")?;
+        actor.may(Action::Review, On::Platform)?;
         let reason = crate::bounds::REASON.optional(reason)?;
         if decision == Decision::Reject && reason.is_none() {
             return Err(RegistryError::invalid(
@@ -97,14 +98,7 @@ impl crate::Registry {
         reason: Option<String>,
     ) -> Result<PackageVersion, RegistryError> {
         let publisher = name.split('/').next().unwrap_or_default();
-        if actor.role == Role::Developer {
-            actor.require_publisher(publisher, "yank versions")?;
-        } else {
-            actor.require(
-                &[Role::Reviewer, Role::Operator, Role::Developer],
-                "yank versions",
-            )?;
-        }
+        actor.may(Action::Yank, On::Publisher(publisher))?;
         let reason = crate::bounds::REASON.optional(reason)?;
         let mut change = Change::begin(&self.db, actor).await?;
         let before = Self::version_in(change.conn(), name, version).await?;

@@ -7,8 +7,9 @@ use semver::Version;
 use sqlx::{AnyConnection, Row};
 
 use super::record::{PackageVersion, VERSION_COLUMNS, VersionState};
+use crate::access::{Action, On};
 use crate::audit::Change;
-use crate::principal::{Principal, Role};
+use crate::principal::Principal;
 use crate::publishers::{KeyState, PublisherKey};
 use crate::{Manifest, Package, RegistryError, now_ms};
 
@@ -36,7 +37,7 @@ impl crate::Registry {
         actor: &Principal,
         bytes: Vec<u8>,
     ) -> Result<Upload, RegistryError> {
-        actor.require(&[Role::Developer, Role::Operator], "publish packages")?;
+        actor.may(Action::Publish, On::Platform)?;
         if bytes.len() > MAX_PACKAGE_BYTES {
             return Err(RegistryError::TooLarge {
                 size: bytes.len(),
@@ -46,7 +47,7 @@ impl crate::Registry {
         let package = Package::parse(&bytes)?;
         package.verify()?;
         let publisher = package.manifest.publisher().to_owned();
-        actor.require_publisher(&publisher, "publish packages")?;
+        actor.may(Action::Publish, On::Publisher(&publisher))?;
         let mut conn = self.db.pool().acquire().await?;
         let key = Self::trusted_signer(&mut conn, &package).await?;
         Self::check_greater(&mut conn, &package.manifest).await?;

@@ -2,6 +2,7 @@
 //! revoke — the last two after a confirmation), its versions with their
 //! review state and reasons, and uploading a package file.
 
+use mercato_registry::access::{Action, On};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -52,13 +53,13 @@ async fn publisher_page(
     error: Option<String>,
 ) -> Result<Response, ConsoleError> {
     let me = viewer.principal()?;
-    me.require_publisher(publisher, "manage a publisher")
+    me.may(Action::Publish, On::Publisher(publisher))
         .map_err(|e| ConsoleError::market(viewer.lang, e.into()))?;
     let fail = |e: mercato_registry::RegistryError| ConsoleError::market(viewer.lang, e.into());
     let registry = market.registry();
     let chrome = viewer.chrome();
     let keys = registry
-        .keys(publisher)
+        .keys(me, publisher)
         .await
         .map_err(fail)?
         .into_iter()

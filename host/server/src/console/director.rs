@@ -59,7 +59,7 @@ pub async fn catalog(
     let me = viewer.principal()?;
     let registry = market.registry();
     let entries = registry
-        .catalog()
+        .catalog(me)
         .await
         .map_err(|e| fail(&viewer)(e.into()))?;
     let installed: Vec<String> = match &me.tenant {

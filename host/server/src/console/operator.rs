@@ -3,6 +3,7 @@
 //! broken entry, and per tenant and component the calls, errors by limit and
 //! p95 latency `/metrics` counts.
 
+use mercato_registry::access::{Action, On};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -20,7 +21,7 @@ use crate::marketplace::Marketplace;
 
 fn operator(viewer: &Viewer) -> Result<&mercato_registry::Principal, ConsoleError> {
     let me = viewer.principal()?;
-    me.require(&[Role::Operator], "administer the platform")
+    me.may(Action::ListTenants, On::Platform)
         .map_err(|e| ConsoleError::market(viewer.lang, e.into()))?;
     Ok(me)
 }
@@ -63,7 +64,7 @@ async fn admin_page(
         .into_iter()
         .map(|t| (t.name, t.title, when(t.created_at)))
         .collect();
-    let publishers = registry.publishers().await.map_err(fail)?;
+    let publishers = registry.publishers(me).await.map_err(fail)?;
     let accounts = registry
         .accounts(me, None)
         .await

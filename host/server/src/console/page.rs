@@ -443,11 +443,10 @@ pub async fn home(
         (Role::Rep, Some(tenant)) => Some(
             market
                 .registry()
-                .installs(me, tenant)
+                .components(me, tenant)
                 .await
                 .map_err(|e| ConsoleError::market(viewer.lang, e.into()))?
                 .into_iter()
-                .filter(|i| i.enabled)
                 .map(|i| (i.id, i.package, i.version.to_string()))
                 .collect(),
         ),

@@ -6,6 +6,7 @@
 //! history. Approve; reject with a reason; yank — the destructive two after
 //! a confirmation.
 
+use mercato_registry::access::{Action, On};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -15,7 +16,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use mercato_registry::versions::parse_version;
-use mercato_registry::{Decision, PackageVersion, Principal, Role, VersionState};
+use mercato_registry::{Decision, PackageVersion, Principal, VersionState};
 use semver::Version;
 use serde::Deserialize;
 use serde_json::Value;
@@ -41,7 +42,7 @@ struct QueuePage {
 
 fn reviewer(viewer: &Viewer) -> Result<&Principal, ConsoleError> {
     let me = viewer.principal()?;
-    me.require(&[Role::Reviewer], "review package versions")
+    me.may(Action::Review, On::Platform)
         .map_err(|e| ConsoleError::market(viewer.lang, e.into()))?;
     Ok(me)
 }
@@ -171,7 +172,7 @@ async fn review_page(
     let chrome = viewer.chrome();
     let publisher = v.manifest.publisher().to_owned();
     let key_state = registry
-        .keys(&publisher)
+        .keys(me, &publisher)
         .await
         .map_err(|e| fail(e.into()))?
         .into_iter()

@@ -217,9 +217,9 @@ pub async fn create_publisher(
 #[utoipa::path(get, path = "/v1/publishers", tag = "publishers",
     responses((status = 200, description = "`{\"publishers\": [...]}`", body = Value)),
     security(("bearer" = [])))]
-pub async fn publishers(State(m): Market, Caller(_): Caller) -> Reply {
+pub async fn publishers(State(m): Market, Caller(me): Caller) -> Reply {
     Ok(Json(
-        json!({ "publishers": m.registry().publishers().await? }),
+        json!({ "publishers": m.registry().publishers(&me).await? }),
     ))
 }
 
@@ -228,9 +228,9 @@ pub async fn publishers(State(m): Market, Caller(_): Caller) -> Reply {
     params(("publisher" = String, Path, description = "Publisher")),
     responses((status = 200, description = "`{\"keys\": [...]}`", body = Value)),
     security(("bearer" = [])))]
-pub async fn keys(State(m): Market, Caller(_): Caller, Path(publisher): Path<String>) -> Reply {
+pub async fn keys(State(m): Market, Caller(me): Caller, Path(publisher): Path<String>) -> Reply {
     Ok(Json(
-        json!({ "keys": m.registry().keys(&publisher).await? }),
+        json!({ "keys": m.registry().keys(&me, &publisher).await? }),
     ))
 }
 

@@ -21,6 +21,10 @@ impl FromRequestParts<Arc<Marketplace>> for Caller {
         parts: &mut Parts,
         market: &Arc<Marketplace>,
     ) -> Result<Self, Self::Rejection> {
+        // Resolved already by the access check in front of every route.
+        if let Some(principal) = parts.extensions.remove::<Principal>() {
+            return Ok(Caller(principal));
+        }
         let unauthenticated = |message: &str| {
             ApiError::new(
                 StatusCode::UNAUTHORIZED,

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use mercato_registry::Role;
+use mercato_registry::access::{Action, On};
 use serde_json::{Value, json};
 
 use super::{ApiError, Body, Caller, Market, Path};
@@ -20,10 +20,9 @@ pub async fn list(
     Caller(me): Caller,
     Path(tenant): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let installs = m.registry().installs(&me, &tenant).await?;
+    let installs = m.registry().components(&me, &tenant).await?;
     let list: Vec<Value> = installs
         .iter()
-        .filter(|i| i.enabled || me.role != Role::Rep)
         .map(|i| json!({"id": i.id, "package": i.package, "version": i.version, "enabled": i.enabled}))
         .collect();
     Ok(Json(json!({ "components": list })))
@@ -41,11 +40,7 @@ pub async fn describe(
     Caller(me): Caller,
     Path((tenant, component)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    me.require_tenant(
-        &tenant,
-        &[Role::Operator, Role::Director, Role::Rep],
-        "read components",
-    )?;
+    me.may(Action::DescribeComponent, On::Tenant(&tenant))?;
     let active = m.active(&tenant, &component).await?;
     let functions: Vec<Value> = active
         .component

@@ -4,6 +4,7 @@
 //! every route is registered through its OpenAPI description, so
 //! `/v1/openapi.json` cannot miss one.
 
+pub mod access;
 mod admin;
 mod auth;
 mod customers;
@@ -164,6 +165,10 @@ pub fn app(market: Arc<Marketplace>) -> Router {
     let (router, doc) = documented();
     let doc = Arc::new(doc);
     router
+        .route_layer(axum::middleware::from_fn_with_state(
+            market.clone(),
+            access::authorize,
+        ))
         .layer(axum::middleware::from_fn(error::envelope))
         .merge(crate::console::routes())
         .route(

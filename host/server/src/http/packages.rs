@@ -177,6 +177,8 @@ pub async fn yank(
 #[utoipa::path(get, path = "/v1/catalog", tag = "packages",
     responses((status = 200, description = "`{\"packages\": [{name, kind, description, latest, permissions, versions}]}`", body = Value)),
     security(("bearer" = [])))]
-pub async fn catalog(State(m): Market, Caller(_): Caller) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!({ "packages": m.registry().catalog().await? })))
+pub async fn catalog(State(m): Market, Caller(me): Caller) -> Result<Json<Value>, ApiError> {
+    Ok(Json(
+        json!({ "packages": m.registry().catalog(&me).await? }),
+    ))
 }

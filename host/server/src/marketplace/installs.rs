@@ -2,10 +2,11 @@
 //! remove. Every version an install moves to first validates the install's
 //! settings with its own component.
 
+use mercato_registry::access::{Action, On};
 use std::sync::Arc;
 
 use mercato_registry::{
-    Install, InstallUpdate, NewInstall, Principal, Role, UpgradeOutcome, UpgradeRequest,
+    Install, InstallUpdate, NewInstall, Principal, UpgradeOutcome, UpgradeRequest,
 };
 use mercato_runtime::{LoadedComponent, Scope};
 use semver::Version;
@@ -100,11 +101,7 @@ impl Marketplace {
         update: InstallUpdate,
     ) -> Result<Install, MarketError> {
         if let Some(settings) = &update.settings {
-            actor.require_tenant(
-                tenant,
-                &[Role::Operator, Role::Director],
-                "change components",
-            )?;
+            actor.may(Action::ChangeInstall, On::Tenant(tenant))?;
             let install = self.registry.install_of(actor, tenant, id).await?;
             self.validate_for(&install.package, &install.version, tenant, id, settings)
                 .await?;
@@ -148,7 +145,7 @@ impl Marketplace {
         id: &str,
         version: &Version,
     ) -> Result<UpgradeOutcome, MarketError> {
-        actor.require_tenant(tenant, &[Role::Director], "accept new permissions")?;
+        actor.may(Action::AcceptPermissions, On::Tenant(tenant))?;
         let install = self.registry.install_of(actor, tenant, id).await?;
         if install.pending.as_ref() == Some(version) {
             self.validate_for(&install.package, version, tenant, id, &install.settings)
@@ -167,11 +164,7 @@ impl Marketplace {
         id: &str,
         version: &Version,
     ) -> Result<Install, MarketError> {
-        actor.require_tenant(
-            tenant,
-            &[Role::Operator, Role::Director],
-            "roll back components",
-        )?;
+        actor.may(Action::Rollback, On::Tenant(tenant))?;
         let install = self.registry.install_of(actor, tenant, id).await?;
         if install.history.contains(version) {
             self.validate_for(&install.package, version, tenant, id, &install.settings)

@@ -28,12 +28,13 @@ mod installs;
 mod lanes;
 mod publishing;
 
+use mercato_registry::access::{Action, On};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use mercato_registry::inbox::{Answer, Approval};
-use mercato_registry::{Install, PackageVersion, Principal, Registry, RegistryError, Role, Scope};
+use mercato_registry::{Install, PackageVersion, Principal, Registry, RegistryError, Scope};
 use semver::Version;
 use serde_json::{Value, json};
 
@@ -348,7 +349,7 @@ impl Marketplace {
         function: &str,
         args: Value,
     ) -> Result<Outcome, MarketError> {
-        actor.require_tenant(tenant, &[Role::Director, Role::Rep], "call components")?;
+        actor.may(Action::Call, On::Tenant(tenant))?;
         if HOST_ONLY.contains(&function) {
             return Err(MarketError::HostOnly(function.to_owned()));
         }

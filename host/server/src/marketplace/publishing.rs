@@ -2,9 +2,8 @@
 //! approval with the roll-out's settings checked by the version's
 //! component, yanking.
 
-use mercato_registry::{
-    Decision, PackageVersion, Principal, Role, Rollout, RolloutCheck, RolloutChecks,
-};
+use mercato_registry::access::{Action, On};
+use mercato_registry::{Decision, PackageVersion, Principal, Rollout, RolloutCheck, RolloutChecks};
 use semver::Version;
 
 use super::{MarketError, Marketplace, kind_of};
@@ -55,7 +54,7 @@ impl Marketplace {
         decision: Decision,
         reason: Option<String>,
     ) -> Result<(PackageVersion, Rollout), MarketError> {
-        actor.require(&[Role::Reviewer], "review package versions")?;
+        actor.may(Action::Review, On::Platform)?;
         let mut checks = RolloutChecks::new();
         if decision == Decision::Approve {
             let candidates = self.registry.rollout_candidates(name, version).await?;

@@ -278,8 +278,11 @@ async fn a_director_lowers_the_limits_of_every_call_of_the_tenant() {
     assert_eq!(set.status, StatusCode::OK, "{}", set.body);
     assert_eq!(set.body["caps"]["fuel"], 2_000_000);
     assert_eq!(set.body["lowered"], json!({"fuel": 2_000_000}));
-    let read = send(&router, rep, "GET", limits, Value::Null).await;
+    let read = send(&router, director, "GET", limits, Value::Null).await;
     assert_eq!(read.body["caps"]["fuel"], 2_000_000);
+    // Reps call components; the tenant's settings are not theirs to read.
+    let by_rep = send(&router, rep, "GET", limits, Value::Null).await;
+    assert_eq!(by_rep.status, StatusCode::FORBIDDEN);
     assert_eq!(
         read.body["platform"]["fuel"],
         mercato_runtime::Limits::PLATFORM_CAPS.fuel

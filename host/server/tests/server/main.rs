@@ -5,6 +5,7 @@
 // Helpers outside #[test] fns unwrap too: a panic is how a test reports.
 #![allow(clippy::unwrap_used)]
 
+mod access;
 mod concurrency;
 mod console;
 mod hardening;
