@@ -35,6 +35,8 @@ pub struct Approval {
     pub decided_at: Option<i64>,
     /// The director's reason.
     pub reason: Option<String>,
+    /// Where the decision stands with the component that asked.
+    pub delivery: crate::delivery::Delivery,
 }
 
 /// A director's answer.
@@ -61,11 +63,13 @@ pub struct ApprovalQuery {
     pub limit: Option<i64>,
 }
 
-const COLUMNS: &str = "id, tenant, component, subject, summary, details, status, requested_at, \
-     decided_by, decided_at, reason";
+pub(crate) const COLUMNS: &str = "id, tenant, component, subject, summary, details, status, requested_at, \
+     decided_by, decided_at, reason, delivery, delivery_reply, delivery_attempts, delivered_at";
 
-fn approval_from_row(row: &sqlx::any::AnyRow) -> Result<Approval, RegistryError> {
+pub(crate) fn approval_from_row(row: &sqlx::any::AnyRow) -> Result<Approval, RegistryError> {
     let details: String = row.try_get("details")?;
+    let status: String = row.try_get("status")?;
+    let delivery = crate::delivery::Delivery::from_row(row, status != "pending")?;
     Ok(Approval {
         id: row.try_get("id")?,
         tenant: row.try_get("tenant")?,
@@ -74,11 +78,12 @@ fn approval_from_row(row: &sqlx::any::AnyRow) -> Result<Approval, RegistryError>
         summary: row.try_get("summary")?,
         details: serde_json::from_str(&details)
             .map_err(|e| RegistryError::Corrupt(format!("stored approval details: {e}")))?,
-        status: row.try_get("status")?,
+        status,
         requested_at: row.try_get("requested_at")?,
         decided_by: row.try_get("decided_by")?,
         decided_at: row.try_get("decided_at")?,
         reason: row.try_get("reason")?,
+        delivery,
     })
 }
 
@@ -176,11 +181,14 @@ impl crate::Registry {
             decided_by: Some(actor.name.clone()),
             decided_at: Some(now_ms()),
             reason,
+            delivery: crate::delivery::Delivery::waiting(),
             ..before.clone()
         };
+        // The decision and the duty to deliver it are one write: a host that
+        // stops here leaves a decision someone will still deliver.
         sqlx::query(
-            "UPDATE approvals SET status = $1, decided_by = $2, decided_at = $3, reason = $4 \
-             WHERE tenant = $5 AND id = $6",
+            "UPDATE approvals SET status = $1, decided_by = $2, decided_at = $3, reason = $4, \
+             delivery = 'waiting' WHERE tenant = $5 AND id = $6",
         )
         .bind(&after.status)
         .bind(&after.decided_by)

@@ -21,6 +21,7 @@ pub mod audit;
 pub mod bounds;
 pub mod customers;
 pub mod db;
+pub mod delivery;
 mod error;
 pub mod events;
 pub mod inbox;

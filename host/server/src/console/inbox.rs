@@ -12,6 +12,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use mercato_registry::Decision;
+use mercato_registry::delivery::DeliveryState;
 use mercato_registry::inbox::{Answer, Approval};
 
 use super::page::{
@@ -28,6 +29,7 @@ struct Row {
     requested: String,
     decided: String,
     reason: String,
+    delivery: String,
 }
 
 #[derive(Template)]
@@ -41,8 +43,37 @@ struct InboxPage {
     error: Option<String>,
 }
 
+/// What became of a decision with the component, in the viewer's words:
+/// taken, refused with the component's reason, waiting, or failed.
+fn delivery(chrome: &Chrome, a: &Approval) -> String {
+    let d = &a.delivery;
+    // A component's error is `{"conflict": "request was cancelled"}`; the
+    // host's last error is a string.
+    let said = d.reply.as_ref().map(|r| match r {
+        serde_json::Value::Object(o) if o.len() == 1 => o
+            .values()
+            .next()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_else(|| r.to_string()),
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    });
+    let key = match d.state {
+        DeliveryState::Undecided | DeliveryState::NotRecorded => return String::new(),
+        DeliveryState::Accepted => return chrome.t("approvals.component_took").to_owned(),
+        DeliveryState::Refused => "approvals.component_refused",
+        DeliveryState::Waiting | DeliveryState::Delivering => "approvals.not_delivered",
+        DeliveryState::Failed => "approvals.delivery_failed",
+    };
+    match said {
+        Some(said) if !said.is_empty() => format!("{}: {said}", chrome.t(key)),
+        _ => chrome.t(key).to_owned(),
+    }
+}
+
 fn row(chrome: &Chrome, a: Approval) -> Row {
     Row {
+        delivery: delivery(chrome, &a),
         status: chrome.tr("approval", &a.status),
         requested: when(a.requested_at),
         decided: match (&a.decided_by, a.decided_at) {
@@ -155,15 +186,9 @@ pub async fn decide(
         .decide(&me, &tenant, &id, Answer { decision, reason })
         .await
     {
-        Ok((approval, answer)) => {
+        Ok(approval) => {
             let chrome = viewer.chrome();
-            let heard = match answer {
-                None => chrome.t("approvals.not_delivered").to_owned(),
-                Some(reply) => match reply.get("err") {
-                    Some(err) => format!("{}: {err}", chrome.t("approvals.component_refused")),
-                    None => chrome.t("approvals.component_took").to_owned(),
-                },
-            };
+            let heard = delivery(&chrome, &approval);
             let done = format!(
                 "{} — {}: {heard}",
                 approval.summary,

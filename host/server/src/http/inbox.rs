@@ -2,6 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
+use mercato_registry::delivery::DeliveryState;
 use mercato_registry::inbox::{Answer, ApprovalQuery};
 use serde::Deserialize;
 use serde_json::json;
@@ -44,7 +45,7 @@ pub async fn list(
 /// asked is told at once.
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/approvals/{id}/decide", tag = "approvals", request_body = Answer,
     params(("tenant" = String, Path), ("id" = String, Path)),
-    responses((status = 200, description = "`{\"approval\": {...}, \"component\": <the component's reply or null>}`", body = Value),
+    responses((status = 200, description = "`{\"approval\": {..., \"delivery\": {state, reply, attempts, delivered_at}}, \"component\": <the component's answer, or null while the decision waits>}`; `delivery.state` is `accepted`, `refused` (the reply says why), `waiting` (delivered when the install is enabled again) or `failed`", body = Value),
               (status = 409, description = "Decided already", body = super::ErrorBody),
               (status = 422, description = "A rejection without a reason", body = super::ErrorBody)),
     security(("bearer" = [])))]
@@ -54,7 +55,13 @@ pub async fn decide(
     Path((tenant, id)): Path<(String, String)>,
     Body(answer): Body<Answer>,
 ) -> Reply {
-    let (approval, reply) = m.decide(&me, &tenant, &id, answer).await?;
+    let approval = m.decide(&me, &tenant, &id, answer).await?;
+    let reply = approval.delivery.reply.clone().filter(|_| {
+        matches!(
+            approval.delivery.state,
+            DeliveryState::Accepted | DeliveryState::Refused
+        )
+    });
     Ok(Json(json!({ "approval": approval, "component": reply })))
 }
 

@@ -89,6 +89,9 @@ impl Marketplace {
             .install(actor, tenant, new, &target.version)
             .await?;
         self.forget();
+        if install.enabled {
+            self.deliver_decisions(tenant, &install.id).await;
+        }
         Ok(install)
     }
 
@@ -111,6 +114,9 @@ impl Marketplace {
             .update_install(actor, tenant, id, update)
             .await?;
         self.forget();
+        if install.enabled {
+            self.deliver_decisions(tenant, id).await;
+        }
         Ok(install)
     }
 

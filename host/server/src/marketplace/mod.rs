@@ -23,6 +23,7 @@
 
 mod admin;
 pub mod admission;
+mod decisions;
 mod flight;
 mod installs;
 mod lanes;
@@ -33,10 +34,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use mercato_registry::inbox::{Answer, Approval};
 use mercato_registry::{Install, PackageVersion, Principal, Registry, RegistryError, Scope};
 use semver::Version;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use mercato_runtime::{
     CallContext, Grants, InvokeError, Kind, Limits, LoadError, LoadedComponent, Outcome, Runtime,
@@ -405,44 +405,6 @@ impl Marketplace {
             &result,
         );
         Ok(result?)
-    }
-
-    /// Decide an approval request and tell the component that asked.
-    /// Returns the decision and whether the component took it (`None` when
-    /// the install is gone or disabled: the decision stands regardless).
-    pub async fn decide(
-        &self,
-        actor: &Principal,
-        tenant: &str,
-        approval: &str,
-        answer: Answer,
-    ) -> Result<(Approval, Option<Value>), MarketError> {
-        let decided = self
-            .registry
-            .decide(actor, tenant, approval, answer)
-            .await?;
-        self.forget();
-        let Ok(active) = self.active(tenant, &decided.component).await else {
-            return Ok((decided, None));
-        };
-        if !active.install.enabled {
-            return Ok((decided, None));
-        }
-        let decision = json!({
-            "decision": {
-                "approval-id": decided.id,
-                "subject": decided.subject,
-                "approved": decided.status == "approved",
-                "reason": decided.reason,
-                "decided-by": decided.decided_by,
-                "decided-at": decided.decided_at.unwrap_or_default(),
-            }
-        });
-        let delivered = match self.call(&active, "approval-decided", decision).await {
-            Ok(outcome) => outcome.json(),
-            Err(e) => json!({ "err": e.to_string() }),
-        };
-        Ok((decided, Some(delivered)))
     }
 }
 

@@ -199,6 +199,33 @@ async fn enable(
     assert_eq!(status, 201, "{body}");
 }
 
+const SAMPLES: &str = "/v1/tenants/acme/components/sample-requests";
+
+/// sample-requests enabled for `acme`, requests above 10 needing approval,
+/// `stock` mugs in stock; the router.
+async fn sample_desk(s: &Seeded, stock: u32) -> axum::Router {
+    let router = mercato_server::http::app(s.market.clone());
+    let settings = json!({"approval-quantity": 10,
+        "stock": {"MUG": {"available": stock, "unit-price-minor": 900}}});
+    enable(
+        s,
+        &router,
+        "sample-requests",
+        &["store", "events", "approvals"],
+        mercato_artifacts::SAMPLE_REQUESTS,
+        settings,
+    )
+    .await;
+    router
+}
+
+/// A request of `quantity` mugs for customer ann.
+fn draft(quantity: u32) -> Value {
+    json!({"draft": {"customer": "ann", "sku": "MUG", "quantity": quantity,
+    "purpose": "Trade fair", "address": {"recipient": "Ann", "line1": "Main St 1", "line2": null,
+    "city": "Lyon", "postal-code": "69001", "country": "FR"}}})
+}
+
 /// trial-feedback as wasm behind the API: field-named refusals, the summary.
 #[tokio::test(flavor = "multi_thread")]
 async fn trial_feedback_summarises_over_http() {
@@ -285,25 +312,9 @@ async fn a_large_sample_request_waits_for_the_directors_decision() {
         .await
         .unwrap();
     let s = seeded(db).await;
-    let router = mercato_server::http::app(s.market.clone());
+    let router = sample_desk(&s, 40).await;
     let (dora, ray) = (s.director.1.as_str(), s.rep.1.as_str());
-    let settings = json!({"approval-quantity": 10, "stock": {"MUG": {"available": 40, "unit-price-minor": 900}}});
-    enable(
-        &s,
-        &router,
-        "sample-requests",
-        &["store", "events", "approvals"],
-        mercato_artifacts::SAMPLE_REQUESTS,
-        settings,
-    )
-    .await;
-
-    let base = "/v1/tenants/acme/components/sample-requests";
-    let draft = |quantity: u32| {
-        json!({"draft": {"customer": "ann", "sku": "MUG", "quantity": quantity,
-        "purpose": "Trade fair", "address": {"recipient": "Ann", "line1": "Main St 1", "line2": null,
-        "city": "Lyon", "postal-code": "69001", "country": "FR"}}})
-    };
+    let base = SAMPLES;
     let (status, big) = call(&router, ray, "POST", &format!("{base}/request"), draft(20)).await;
     assert_eq!(
         (status, big["state"].as_str()),
@@ -584,4 +595,227 @@ async fn experiments_assign_and_report_over_http() {
     )
     .await;
     assert_eq!((status, n), (200, json!(3839)));
+}
+
+/// A decision reaches the component exactly once: one made while the install
+/// is disabled waits (visibly) and is delivered when it is enabled again,
+/// never twice; one the component refuses (the request was cancelled
+/// meanwhile) shows the component's reason, not a bare "approved"; two hosts
+/// never hold the same delivery at once.
+async fn decisions_are_delivered_exactly_once_on(db: Database) {
+    let s = seeded(db).await;
+    let router = sample_desk(&s, 100).await;
+    let (dora, ray) = (s.director.1.as_str(), s.rep.1.as_str());
+    let base = SAMPLES;
+    let install = "/v1/tenants/acme/installs/sample-requests";
+    let request = |quantity: u32| {
+        let router = router.clone();
+        async move {
+            let (status, r) = call(
+                &router,
+                ray,
+                "POST",
+                &format!("{base}/request"),
+                draft(quantity),
+            )
+            .await;
+            assert_eq!(
+                (status, r["state"].as_str()),
+                (200, Some("awaiting-approval")),
+                "{r}"
+            );
+            r["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let approval_of = |subject: String| {
+        let router = router.clone();
+        async move {
+            let (_, inbox) = call(
+                &router,
+                dora,
+                "GET",
+                "/v1/tenants/acme/approvals",
+                json!(null),
+            )
+            .await;
+            inbox["approvals"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a["subject"] == subject.as_str())
+                .cloned()
+                .unwrap()
+        }
+    };
+    let switch = |enabled: bool| {
+        let router = router.clone();
+        async move {
+            let (status, body) = call(
+                &router,
+                dora,
+                "PATCH",
+                install,
+                json!({ "enabled": enabled }),
+            )
+            .await;
+            assert_eq!(status, 200, "{body}");
+        }
+    };
+
+    // Decided while disabled: recorded, waiting, visible as waiting.
+    let first = request(20).await;
+    let pending = approval_of(first.clone()).await;
+    assert_eq!(pending["delivery"]["state"], "undecided");
+    switch(false).await;
+    let decide = format!(
+        "/v1/tenants/acme/approvals/{}/decide",
+        pending["id"].as_str().unwrap()
+    );
+    let (status, decided) = call(
+        &router,
+        dora,
+        "POST",
+        &decide,
+        json!({"decision": "approve"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{decided}");
+    assert_eq!(decided["approval"]["status"], "approved");
+    assert_eq!(
+        decided["approval"]["delivery"]["state"], "waiting",
+        "{decided}"
+    );
+    assert_eq!(decided["component"], Value::Null);
+    assert_eq!(
+        approval_of(first.clone()).await["delivery"]["state"],
+        "waiting"
+    );
+
+    // Two hosts racing for the waiting delivery: one gets it.
+    let registry = s.market.registry().clone();
+    let id = pending["id"].as_str().unwrap().to_owned();
+    let (a, b) = tokio::join!(
+        registry.claim_delivery("acme", &id),
+        registry.claim_delivery("acme", &id)
+    );
+    assert_eq!(
+        [a.as_ref().unwrap().is_some(), b.as_ref().unwrap().is_some()]
+            .iter()
+            .filter(|x| **x)
+            .count(),
+        1,
+        "exactly one claim"
+    );
+    // The winner could not deliver (the install is off): it waits again,
+    // and the try does not count.
+    let back = registry
+        .finish_delivery(
+            "acme",
+            &id,
+            mercato_registry::delivery::Handover::Unavailable("disabled".into()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (back.delivery.state, back.delivery.attempts),
+        (mercato_registry::delivery::DeliveryState::Waiting, 0)
+    );
+
+    // Enabled again: delivered once, and the component acted on it.
+    switch(true).await;
+    let delivered = approval_of(first.clone()).await;
+    assert_eq!(delivered["delivery"]["state"], "accepted", "{delivered}");
+    assert_eq!(delivered["delivery"]["attempts"], 1);
+    assert_eq!(delivered["delivery"]["reply"], json!({"ok": null}));
+    let (_, now) = call(
+        &router,
+        ray,
+        "POST",
+        &format!("{base}/get"),
+        json!({"id": first}),
+    )
+    .await;
+    assert_eq!(now["state"], "approved");
+    // Enabling again, or the host sweeping again, delivers nothing twice.
+    switch(false).await;
+    switch(true).await;
+    assert_eq!(
+        s.market
+            .deliver_waiting("acme", "sample-requests")
+            .await
+            .unwrap(),
+        0
+    );
+    let again = approval_of(first.clone()).await;
+    assert_eq!(again["delivery"]["attempts"], 1, "{again}");
+    let (status, body) = call(
+        &router,
+        dora,
+        "POST",
+        &decide,
+        json!({"decision": "approve"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("already-decided"))
+    );
+
+    // Cancelled while awaiting approval: approving it shows the component's
+    // refusal and its reason.
+    let second = request(15).await;
+    let (status, cancelled) = call(
+        &router,
+        ray,
+        "POST",
+        &format!("{base}/cancel"),
+        json!({"id": second, "reason": "customer changed their mind"}),
+    )
+    .await;
+    assert_eq!(
+        (status, cancelled["state"].as_str()),
+        (200, Some("cancelled")),
+        "{cancelled}"
+    );
+    let approval = approval_of(second.clone()).await;
+    let decide = format!(
+        "/v1/tenants/acme/approvals/{}/decide",
+        approval["id"].as_str().unwrap()
+    );
+    let (status, decided) = call(
+        &router,
+        dora,
+        "POST",
+        &decide,
+        json!({"decision": "approve"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{decided}");
+    let delivery = &decided["approval"]["delivery"];
+    assert_eq!(delivery["state"], "refused", "{decided}");
+    assert!(
+        delivery["reply"]["conflict"]
+            .as_str()
+            .unwrap()
+            .contains("cancelled"),
+        "{decided}"
+    );
+    assert_eq!(decided["component"], delivery["reply"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn decisions_are_delivered_exactly_once_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open_sqlite(&dir.path().join("m.db"))
+        .await
+        .unwrap();
+    decisions_are_delivered_exactly_once_on(db).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn decisions_are_delivered_exactly_once_on_postgres() {
+    let url = mercato_registry::db::test_postgres_url()
+        .expect("MERCATO_TEST_POSTGRES is not set: run the suite with scripts/test");
+    let db = mercato_registry::db::fresh_postgres(&url).await.unwrap();
+    decisions_are_delivered_exactly_once_on(db).await;
 }
