@@ -27,7 +27,12 @@ impl Marketplace {
             .decide(actor, tenant, approval, answer)
             .await?;
         self.forget();
-        self.deliver(tenant, &decided).await
+        let delivered = self.deliver(tenant, &decided).await?;
+        // Earlier decisions a failure left waiting get their next try too.
+        if delivered.delivery.state != DeliveryState::Waiting {
+            self.deliver_decisions(tenant, &delivered.component).await;
+        }
+        Ok(delivered)
     }
 
     /// Hand every decision waiting for `install` to it (after it is enabled

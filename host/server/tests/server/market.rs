@@ -761,6 +761,59 @@ async fn decisions_are_delivered_exactly_once_on(db: Database) {
         (409, Some("already-decided"))
     );
 
+    // A decision the component keeps failing on is tried a bounded number
+    // of times, then shown as failed with the last error.
+    let third = request(12).await;
+    let approval = approval_of(third.clone()).await;
+    let id = approval["id"].as_str().unwrap().to_owned();
+    switch(false).await;
+    let (status, _) = call(
+        &router,
+        dora,
+        "POST",
+        &format!("/v1/tenants/acme/approvals/{id}/decide"),
+        json!({"decision": "approve"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    use mercato_registry::delivery::{DeliveryState, Handover, MAX_ATTEMPTS};
+    for attempt in 1..=MAX_ATTEMPTS {
+        assert!(
+            registry
+                .claim_delivery("acme", &id)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        let after = registry
+            .finish_delivery("acme", &id, Handover::Failed("trapped".into()))
+            .await
+            .unwrap();
+        assert_eq!(after.delivery.attempts, attempt);
+        let expected = if attempt == MAX_ATTEMPTS {
+            DeliveryState::Failed
+        } else {
+            DeliveryState::Waiting
+        };
+        assert_eq!(after.delivery.state, expected);
+    }
+    assert!(
+        registry
+            .claim_delivery("acme", &id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    switch(true).await;
+    let failed = approval_of(third).await;
+    assert_eq!(
+        (
+            failed["delivery"]["state"].as_str(),
+            failed["delivery"]["reply"].as_str()
+        ),
+        (Some("failed"), Some("trapped"))
+    );
+
     // Cancelled while awaiting approval: approving it shows the component's
     // refusal and its reason.
     let second = request(15).await;
