@@ -22,9 +22,15 @@ type Job = Box<dyn FnOnce() + Send>;
 /// slow lane: well above a sales call's ~0.1 ms, well below a deadline.
 pub const SLOW: Duration = Duration::from_millis(20);
 
-/// Threads of the slow lane. Admission bounds what can be running, so this
-/// only needs to cover a few tenants' slow slots.
-const SLOW_THREADS: usize = 32;
+/// Threads of the slow lane: one per core. More would not add throughput
+/// (its calls burn CPU), and each extra idle-policy thread dilutes the share
+/// of one that holds a lock another call waits on (a lock in the instance
+/// allocator, the state store): with 32 of them on 2 cores, such a holder
+/// can wait milliseconds for its turn, and so does the cheap call behind it.
+/// Admitted calls beyond it queue here, their deadlines not yet started.
+fn slow_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 8))
+}
 
 /// The lanes and what each install's calls recently cost.
 #[derive(Debug)]
@@ -44,7 +50,7 @@ impl Lanes {
         let receive = Arc::new(Mutex::new(receive));
         let mut enabled = enabled;
         if enabled {
-            for n in 0..SLOW_THREADS {
+            for n in 0..slow_threads() {
                 let receive = receive.clone();
                 let started = std::thread::Builder::new()
                     .name(format!("mercato-slow-{n}"))

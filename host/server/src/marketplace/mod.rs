@@ -392,12 +392,15 @@ impl Marketplace {
         let result = self
             .lanes
             .run(&active.install.tenant, &active.install.id, move || {
-                let outcome = runtime.invoke_json(&a.component, &a.call, &a.limits, &f, &args);
-                drop(admitted);
-                outcome
+                runtime.invoke_json(&a.component, &a.call, &a.limits, &f, &args)
             })
-            .await
-            .ok_or_else(|| MarketError::Internal("a worker thread failed".into()))?;
+            .await;
+        // Released here, not on the worker: the semaphores' locks are shared
+        // with every tenant's admission, and a slow-lane thread holding one
+        // while preempted would stall them all.
+        drop(admitted);
+        let result =
+            result.ok_or_else(|| MarketError::Internal("a worker thread failed".into()))?;
         self.metrics.record(
             &active.install.tenant,
             &active.install.id,
