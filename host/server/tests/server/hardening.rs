@@ -242,17 +242,12 @@ async fn refusals_on(db: Database) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn refusals_speak_the_envelope_on_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Database::open_sqlite(&dir.path().join("m.db"))
-        .await
-        .unwrap();
+    let (_dir, db) = crate::market::sqlite().await;
     refusals_on(db).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn refusals_speak_the_envelope_on_postgres() {
-    let url = mercato_registry::db::test_postgres_url()
-        .expect("MERCATO_TEST_POSTGRES is not set: run the suite with scripts/test");
-    let db = mercato_registry::db::fresh_postgres(&url).await.unwrap();
+    let db = crate::market::postgres().await;
     refusals_on(db).await;
 }

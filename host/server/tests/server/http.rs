@@ -3,7 +3,6 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use mercato_registry::Database;
 use mercato_server::http::app;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -14,10 +13,7 @@ use crate::{HOUR, NOW};
 /// published, approved and enabled for tenant `acme`; the rep's token.
 /// The seeded marketplace comes along: it owns the temporary directory.
 async fn router() -> (axum::Router, String, crate::market::Seeded) {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Database::open_sqlite(&dir.path().join("m.db"))
-        .await
-        .unwrap();
+    let (dir, db) = crate::market::sqlite().await;
     let mut seeded = crate::market::seeded(db).await;
     seeded.dir = Some(dir);
     (app(seeded.market.clone()), seeded.rep.1.clone(), seeded)

@@ -27,6 +27,22 @@ pub struct Seeded {
     pub rep: (Principal, String),
 }
 
+/// A SQLite database in a fresh directory, kept as long as the directory.
+pub async fn sqlite() -> (tempfile::TempDir, Database) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open_sqlite(&dir.path().join("m.db"))
+        .await
+        .unwrap();
+    (dir, db)
+}
+
+/// A fresh database on the suite's PostgreSQL server.
+pub async fn postgres() -> Database {
+    let url = mercato_registry::db::test_postgres_url()
+        .expect("MERCATO_TEST_POSTGRES is not set: run the suite with scripts/test");
+    mercato_registry::db::fresh_postgres(&url).await.unwrap()
+}
+
 /// A second host on the same database.
 pub fn market(db: Database) -> Arc<Marketplace> {
     let runtime = Arc::new(
@@ -76,9 +92,7 @@ pub async fn seeded(db: Database) -> Seeded {
 /// others' next calls within their refresh interval, without a restart.
 #[tokio::test(flavor = "multi_thread")]
 async fn hosts_sharing_postgres_see_each_others_changes() {
-    let url = mercato_registry::db::test_postgres_url()
-        .expect("MERCATO_TEST_POSTGRES is not set: run the suite with scripts/test");
-    let db = mercato_registry::db::fresh_postgres(&url).await.unwrap();
+    let db = postgres().await;
     let a = seeded(db.clone()).await;
     let b = market(db);
     let rep = &a.rep.0;
@@ -229,10 +243,7 @@ fn draft(quantity: u32) -> Value {
 /// trial-feedback as wasm behind the API: field-named refusals, the summary.
 #[tokio::test(flavor = "multi_thread")]
 async fn trial_feedback_summarises_over_http() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Database::open_sqlite(&dir.path().join("m.db"))
-        .await
-        .unwrap();
+    let (_dir, db) = sqlite().await;
     let s = seeded(db).await;
     let router = mercato_server::http::app(s.market.clone());
     enable(
@@ -307,10 +318,7 @@ async fn trial_feedback_summarises_over_http() {
 /// `approval-decided`; then shipping and delivery.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_large_sample_request_waits_for_the_directors_decision() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Database::open_sqlite(&dir.path().join("m.db"))
-        .await
-        .unwrap();
+    let (_dir, db) = sqlite().await;
     let s = seeded(db).await;
     let router = sample_desk(&s, 40).await;
     let (dora, ray) = (s.director.1.as_str(), s.rep.1.as_str());
@@ -487,10 +495,7 @@ async fn a_large_sample_request_waits_for_the_directors_decision() {
 /// sticky across calls, results and sample size come back as numbers.
 #[tokio::test(flavor = "multi_thread")]
 async fn experiments_assign_and_report_over_http() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Database::open_sqlite(&dir.path().join("m.db"))
-        .await
-        .unwrap();
+    let (_dir, db) = sqlite().await;
     let s = seeded(db).await;
     let router = mercato_server::http::app(s.market.clone());
     enable(
@@ -858,17 +863,12 @@ async fn decisions_are_delivered_exactly_once_on(db: Database) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn decisions_are_delivered_exactly_once_on_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Database::open_sqlite(&dir.path().join("m.db"))
-        .await
-        .unwrap();
+    let (_dir, db) = sqlite().await;
     decisions_are_delivered_exactly_once_on(db).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn decisions_are_delivered_exactly_once_on_postgres() {
-    let url = mercato_registry::db::test_postgres_url()
-        .expect("MERCATO_TEST_POSTGRES is not set: run the suite with scripts/test");
-    let db = mercato_registry::db::fresh_postgres(&url).await.unwrap();
+    let db = postgres().await;
     decisions_are_delivered_exactly_once_on(db).await;
 }
