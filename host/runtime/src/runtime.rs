@@ -389,8 +389,8 @@ impl Runtime {
             .map_err(|detail| LoadError::WrongWorld { kind, detail })
     }
 
-    /// Apply the transaction, or for a read-only one confirm that what it read
-    /// was not changed underneath it.
+    /// Apply the transaction, or for a read-only one that read key by key
+    /// confirm that what it read was not changed underneath it.
     fn commit(
         &self,
         scope: &Scope,
@@ -404,7 +404,11 @@ impl Runtime {
         let effectful = !tx.writes.is_empty() || !tx.events.is_empty() || !tx.approvals.is_empty();
         if effectful {
             self.state.commit(scope, tx.into_commit(deadline))?;
-        } else if let Some(base) = tx.base {
+        } else if let Some(base) = tx.base
+            && tx.entries.is_none()
+        {
+            // Reads that went to the store one by one may have straddled a
+            // commit; reads from a snapshot were one view.
             let current = self.state.version(scope)?;
             if current != base {
                 return Err(StateError::Conflict { base, current });

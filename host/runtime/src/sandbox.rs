@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use mercato_types::{
-    ApprovalRecord, Commit, CustomerDirectory, EventRecord, Grants, Limit, Limits, Permission,
-    Quota, Scope, StateStore, Version,
+    ApprovalRecord, Commit, CustomerDirectory, Entries, EventRecord, Grants, Limit, Limits,
+    Permission, Quota, Scope, StateStore, Version,
 };
 use serde::Serialize;
 use wasmtime::ResourceLimiter;
@@ -120,6 +120,9 @@ pub(crate) const MAX_VALUE_BYTES: usize = 1 << 20;
 #[derive(Debug)]
 pub(crate) struct Transaction {
     pub base: Option<Version>,
+    /// The scope's entries at `base`, when the store handed them out: reads
+    /// come from there, one consistent view.
+    pub entries: Option<Entries>,
     pub writes: BTreeMap<String, Option<Vec<u8>>>,
     pub events: Vec<EventRecord>,
     pub approvals: Vec<ApprovalRecord>,
@@ -134,6 +137,7 @@ impl Transaction {
     pub fn new(limits: Limits) -> Self {
         Transaction {
             base: None,
+            entries: None,
             writes: BTreeMap::new(),
             events: Vec::new(),
             approvals: Vec::new(),
@@ -322,14 +326,16 @@ impl Sandbox {
         }
     }
 
-    /// The scope's version this invocation reads from, noted at the first read.
+    /// The scope's version this invocation reads from, noted at the first
+    /// read with the entries at that version when the store has them.
     pub(crate) fn base(&mut self) -> Result<Version, Fault> {
         match self.tx.base {
             Some(v) => Ok(v),
             None => {
-                let v = self.state.version(&self.call.scope)?;
-                self.tx.base = Some(v);
-                Ok(v)
+                let snapshot = self.state.snapshot(&self.call.scope)?;
+                self.tx.base = Some(snapshot.version);
+                self.tx.entries = snapshot.entries;
+                Ok(snapshot.version)
             }
         }
     }

@@ -3,15 +3,20 @@
 //! The runtime calls the store synchronously from inside a wasm host call, so
 //! each method blocks on the pool through the Tokio runtime that opened it.
 //!
-//! On SQLite, one host owns the file (several hosts share PostgreSQL), so
-//! every write goes through this store: it keeps the entries of scopes it
-//! has touched in memory, loaded on first use and updated after each commit,
-//! and serves reads from there. A read-only call then costs no query at all.
+//! A host keeps the entries of scopes it has touched in memory (the
+//! mirror), loaded on first use and updated after each commit through it,
+//! and hands an invocation the scope at one version from there: its reads
+//! then cost no query and form one consistent view. On SQLite one host owns
+//! the file, so the mirror is the truth and a read-only call makes no query
+//! at all. On PostgreSQL other hosts write too, so an invocation's first
+//! read asks the database for the scope's version (one short query) and
+//! reloads the scope in one statement only when another host moved it: a
+//! write on one host is seen by the next call on every other.
+//!
 //! The mirror is bounded by bytes: least recently used scopes are evicted
 //! past its budget, and a scope larger than an eighth of it is never
 //! mirrored (its reads go to the database). Loading a scope holds only that
-//! scope's slot, never the whole mirror. On PostgreSQL other hosts write
-//! too, so every read asks the database.
+//! scope's slot, never the whole mirror.
 //!
 //! Each scope's row keeps its version and what it holds (keys, bytes), so a
 //! commit checks the scope's quota in the same transaction that applies it.
@@ -26,16 +31,18 @@ use tokio::runtime::Handle;
 
 use crate::Database;
 use crate::db::Engine;
-use mercato_types::state::{Commit, Scope, StateError, StateStore, Usage, Version};
+use mercato_types::state::{
+    Commit, Entries, Scope, Snapshot, StateError, StateStore, Usage, Version,
+};
 
-/// Default bytes of scope entries one host mirrors in memory (SQLite).
+/// Default bytes of scope entries one host mirrors in memory.
 pub const MIRROR_BUDGET: u64 = 256 << 20;
 
 /// A scope's entries as committed, and the lock its commits take so the
 /// mirror is updated in commit order.
 #[derive(Debug, Default)]
 struct Mirrored {
-    data: RwLock<(Version, BTreeMap<String, Vec<u8>>)>,
+    data: RwLock<(Version, Entries)>,
     commit: Mutex<()>,
     /// Bytes of keys and values held.
     bytes: AtomicU64,
@@ -62,7 +69,17 @@ enum SlotState {
     Unmirrored,
 }
 
-/// The mirrored scopes of one SQLite database.
+impl Mirrored {
+    fn snapshot(&self) -> Snapshot {
+        let data = self.data.read().unwrap_or_else(|p| p.into_inner());
+        Snapshot {
+            version: data.0,
+            entries: Some(data.1.clone()),
+        }
+    }
+}
+
+/// The mirrored scopes of one database.
 #[derive(Debug)]
 struct Mirror {
     slots: Mutex<HashMap<Scope, Arc<Slot>>>,
@@ -70,16 +87,27 @@ struct Mirror {
     total: AtomicU64,
     budget: u64,
     clock: AtomicU64,
+    /// Other hosts write to the database too (PostgreSQL): a copy is
+    /// checked against the scope's version before an invocation uses it.
+    shared: bool,
 }
 
 impl Mirror {
-    fn new(budget: u64) -> Self {
+    fn new(budget: u64, shared: bool) -> Self {
         Mirror {
             slots: Mutex::new(HashMap::new()),
             total: AtomicU64::new(0),
             budget,
             clock: AtomicU64::new(0),
+            shared,
         }
+    }
+
+    /// Account for `m` now holding `bytes`.
+    fn resize(&self, m: &Mirrored, bytes: u64) {
+        let old = m.bytes.swap(bytes, Ordering::Relaxed);
+        self.total.fetch_add(bytes, Ordering::Relaxed);
+        self.total.fetch_sub(old, Ordering::Relaxed);
     }
 
     fn slot(&self, scope: &Scope) -> Arc<Slot> {
@@ -163,7 +191,9 @@ impl Mirror {
 pub struct SqlState {
     db: Database,
     runtime: Handle,
-    mirror: Option<Arc<Mirror>>,
+    mirror: Arc<Mirror>,
+    /// Statements and transactions sent, for tests and metrics.
+    round_trips: Arc<AtomicU64>,
 }
 
 impl SqlState {
@@ -173,29 +203,31 @@ impl SqlState {
         Self::with_mirror_budget(db, MIRROR_BUDGET)
     }
 
-    /// [`new`](Self::new) with `budget` bytes of mirrored scopes (SQLite).
+    /// [`new`](Self::new) with `budget` bytes of mirrored scopes.
     pub fn with_mirror_budget(db: Database, budget: u64) -> Self {
-        let mirror = (db.engine() == Engine::Sqlite).then(|| Arc::new(Mirror::new(budget)));
+        let shared = db.engine() != Engine::Sqlite;
         SqlState {
             db,
             runtime: Handle::current(),
-            mirror,
+            mirror: Arc::new(Mirror::new(budget, shared)),
+            round_trips: Arc::default(),
         }
     }
 
-    /// Bytes of scope entries mirrored in memory now (0 on PostgreSQL).
-    pub fn mirrored_bytes(&self) -> u64 {
-        self.mirror
-            .as_ref()
-            .map_or(0, |m| m.total.load(Ordering::Relaxed))
+    /// Queries (and commit transactions) sent to the database so far.
+    pub fn round_trips(&self) -> u64 {
+        self.round_trips.load(Ordering::Relaxed)
     }
 
-    /// The in-memory copy of a scope (SQLite only, and not for scopes too
-    /// large to mirror), loaded on first use.
-    fn mirrored(&self, scope: &Scope) -> Result<Option<Arc<Mirrored>>, StateError> {
-        let Some(mirror) = &self.mirror else {
-            return Ok(None);
-        };
+    /// Bytes of scope entries mirrored in memory now.
+    pub fn mirrored_bytes(&self) -> u64 {
+        self.mirror.total.load(Ordering::Relaxed)
+    }
+
+    /// The in-memory copy of a scope (not for scopes too large to mirror),
+    /// loaded on first use; true when it was loaded just now.
+    fn mirrored(&self, scope: &Scope) -> Result<Option<(Arc<Mirrored>, bool)>, StateError> {
+        let mirror = &self.mirror;
         let slot = mirror.slot(scope);
         // Held while loading: a scope's first commit waits for its load, so
         // no commit can slip between the load and the mirror's first use.
@@ -203,46 +235,88 @@ impl SqlState {
         match &*state {
             SlotState::Loaded(m) if !m.evicted.load(Ordering::Acquire) => {
                 mirror.touch(m);
-                return Ok(Some(m.clone()));
+                return Ok(Some((m.clone(), false)));
             }
             SlotState::Unmirrored => return Ok(None),
             SlotState::Loaded(_) | SlotState::Empty => {}
         }
-        let (version, usage) = self.db_scope(scope)?;
+        let (_, usage) = self.db_scope(scope)?;
         if usage.bytes > mirror.max_scope() {
             *state = SlotState::Unmirrored;
             return Ok(None);
         }
-        let entries = self.block(async {
+        let (version, entries) = self.db_load(scope)?;
+        let m = Arc::new(Mirrored {
+            data: RwLock::new((version, Arc::new(entries))),
+            ..Mirrored::default()
+        });
+        mirror.resize(&m, bytes_of(&m));
+        mirror.touch(&m);
+        *state = SlotState::Loaded(m.clone());
+        drop(state);
+        mirror.evict();
+        Ok(Some((m, true)))
+    }
+
+    /// Bring `m` up to the database's copy (PostgreSQL, after another host
+    /// committed): one statement, so the entries match the version.
+    fn reload(&self, scope: &Scope, m: &Mirrored) -> Result<Snapshot, StateError> {
+        let (version, entries) = self.db_load(scope)?;
+        let _order = m.commit.lock().unwrap_or_else(|p| p.into_inner());
+        let mut data = m.data.write().unwrap_or_else(|p| p.into_inner());
+        if version > data.0 && !m.evicted.load(Ordering::Acquire) {
+            *data = (version, Arc::new(entries));
+            drop(data);
+            self.mirror.resize(m, bytes_of(m));
+            if m.bytes.load(Ordering::Relaxed) > self.mirror.max_scope() {
+                self.mirror.forget(scope, m);
+            }
+            drop(_order);
+            self.mirror.evict();
+            return Ok(m.snapshot());
+        }
+        if version >= data.0 {
+            return Ok(Snapshot {
+                version,
+                entries: Some(Arc::new(entries)),
+            });
+        }
+        // This host committed after the statement's view: its copy is newer.
+        Ok(Snapshot {
+            version: data.0,
+            entries: Some(data.1.clone()),
+        })
+    }
+
+    /// The scope's version and entries, read in one statement.
+    fn db_load(&self, scope: &Scope) -> Result<(Version, BTreeMap<String, Vec<u8>>), StateError> {
+        self.block(async {
             let rows = sqlx::query(
-                "SELECT key, value FROM state_entries WHERE tenant = $1 AND component = $2",
+                "SELECT s.version, e.key, e.value FROM state_scopes s \
+                 LEFT JOIN state_entries e ON e.tenant = s.tenant AND e.component = s.component \
+                 WHERE s.tenant = $1 AND s.component = $2",
             )
             .bind(&scope.tenant)
             .bind(&scope.component)
             .fetch_all(self.db.pool())
             .await?;
-            rows.iter()
-                .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<Vec<u8>, _>(1)?)))
-                .collect::<Result<BTreeMap<_, _>, sqlx::Error>>()
-        })?;
-        let bytes: u64 = entries
-            .iter()
-            .map(|(k, v)| (k.len() + v.len()) as u64)
-            .sum();
-        let m = Arc::new(Mirrored {
-            data: RwLock::new((version, entries)),
-            bytes: AtomicU64::new(bytes),
-            ..Mirrored::default()
-        });
-        mirror.touch(&m);
-        mirror.total.fetch_add(bytes, Ordering::Relaxed);
-        *state = SlotState::Loaded(m.clone());
-        drop(state);
-        mirror.evict();
-        Ok(Some(m))
+            let mut version = 0;
+            let mut entries = BTreeMap::new();
+            for row in &rows {
+                version = version_of(row.try_get::<i64, _>(0)?);
+                if let (Some(key), Some(value)) = (
+                    row.try_get::<Option<String>, _>(1)?,
+                    row.try_get::<Option<Vec<u8>>, _>(2)?,
+                ) {
+                    entries.insert(key, value);
+                }
+            }
+            Ok((version, entries))
+        })
     }
 
     fn block<T>(&self, f: impl Future<Output = Result<T, sqlx::Error>>) -> Result<T, StateError> {
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
         self.runtime.block_on(f).map_err(storage)
     }
 }
@@ -256,6 +330,13 @@ fn scope_row(r: &sqlx::any::AnyRow) -> Result<(Version, Usage), sqlx::Error> {
             bytes: version_of(r.try_get::<i64, _>(2)?),
         },
     ))
+}
+
+/// Bytes of keys and values `m` holds.
+fn bytes_of(m: &Mirrored) -> u64 {
+    read(m, |(_, e)| {
+        e.iter().map(|(k, v)| (k.len() + v.len()) as u64).sum()
+    })
 }
 
 fn version_of(v: i64) -> Version {
@@ -329,6 +410,7 @@ impl SqlState {
         if deadline.is_some_and(|at| Instant::now() >= at) {
             return Err(StateError::Deadline);
         }
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
         let work = async {
             let mut tx = self.db.pool().begin().await?;
             let outcome = self.apply(&mut tx, scope, commit).await?;
@@ -531,27 +613,64 @@ fn storage(e: sqlx::Error) -> StateError {
     }
 }
 
-fn read<T>(m: &Mirrored, f: impl FnOnce(&(Version, BTreeMap<String, Vec<u8>>)) -> T) -> T {
+fn read<T>(m: &Mirrored, f: impl FnOnce(&(Version, Entries)) -> T) -> T {
     f(&m.data.read().unwrap_or_else(|p| p.into_inner()))
+}
+
+impl SqlState {
+    /// The mirrored copy of `scope` when the mirror is the truth (SQLite).
+    fn authoritative(&self, scope: &Scope) -> Result<Option<Arc<Mirrored>>, StateError> {
+        if self.mirror.shared {
+            return Ok(None);
+        }
+        Ok(self.mirrored(scope)?.map(|(m, _)| m))
+    }
 }
 
 impl StateStore for SqlState {
     fn version(&self, scope: &Scope) -> Result<Version, StateError> {
-        match self.mirrored(scope)? {
+        match self.authoritative(scope)? {
             Some(m) => Ok(read(&m, |(v, _)| *v)),
             None => self.db_version(scope),
         }
     }
 
+    fn snapshot(&self, scope: &Scope) -> Result<Snapshot, StateError> {
+        let Some((m, fresh)) = self.mirrored(scope)? else {
+            return Ok(Snapshot {
+                version: self.db_version(scope)?,
+                entries: None,
+            });
+        };
+        if fresh || !self.mirror.shared {
+            return Ok(m.snapshot());
+        }
+        let (version, usage) = self.db_scope(scope)?;
+        let held = m.snapshot();
+        if held.version >= version {
+            return Ok(held);
+        }
+        if usage.bytes > self.mirror.max_scope() {
+            // Grown too large to mirror: it loads as unmirrored next time.
+            let _order = m.commit.lock().unwrap_or_else(|p| p.into_inner());
+            self.mirror.forget(scope, &m);
+            return Ok(Snapshot {
+                version,
+                entries: None,
+            });
+        }
+        self.reload(scope, &m)
+    }
+
     fn get(&self, scope: &Scope, key: &str) -> Result<Option<Vec<u8>>, StateError> {
-        match self.mirrored(scope)? {
+        match self.authoritative(scope)? {
             Some(m) => Ok(read(&m, |(_, e)| e.get(key).cloned())),
             None => self.db_get(scope, key),
         }
     }
 
     fn list_keys(&self, scope: &Scope, prefix: &str) -> Result<Vec<String>, StateError> {
-        match self.mirrored(scope)? {
+        match self.authoritative(scope)? {
             Some(m) => Ok(read(&m, |(_, e)| {
                 e.range(prefix.to_owned()..)
                     .take_while(|(k, _)| k.starts_with(prefix))
@@ -567,7 +686,8 @@ impl StateStore for SqlState {
     }
 
     fn commit(&self, scope: &Scope, commit: Commit) -> Result<Version, StateError> {
-        let (Some(mirror), Some(m)) = (&self.mirror, self.mirrored(scope)?) else {
+        let mirror = &self.mirror;
+        let Some((m, _)) = self.mirrored(scope)? else {
             return self.db_commit(scope, &commit).map(|(v, _)| v);
         };
         let _order = m.commit.lock().unwrap_or_else(|p| p.into_inner());
@@ -576,17 +696,21 @@ impl StateStore for SqlState {
             drop(_order);
             return self.db_commit(scope, &commit).map(|(v, _)| v);
         }
-        let current = read(&m, |(v, _)| *v);
+        let held = read(&m, |(v, _)| *v);
         if let Some(base) = commit.base
-            && current != base
+            && held != base
+            && !mirror.shared
         {
-            return Err(StateError::Conflict { base, current });
+            return Err(StateError::Conflict {
+                base,
+                current: held,
+            });
         }
         let (version, usage) = match self.db_commit(scope, &commit) {
             Ok(v) => v,
             Err(e) => {
-                // Another writer reached the file after all: forget the copy
-                // so the next call reloads it.
+                // Another writer reached the scope after all: forget the
+                // copy so the next call reloads it.
                 if matches!(e, StateError::Conflict { .. }) {
                     mirror.forget(scope, &m);
                 }
@@ -596,18 +720,23 @@ impl StateStore for SqlState {
         if commit.writes.is_empty() {
             return Ok(version);
         }
+        if version != held + 1 {
+            // Other hosts' commits lie between the copy and this one.
+            mirror.forget(scope, &m);
+            return Ok(version);
+        }
         let mut data = m.data.write().unwrap_or_else(|p| p.into_inner());
+        // Copied only while an invocation still reads the old snapshot.
+        let entries = Arc::make_mut(&mut data.1);
         for (key, value) in commit.writes {
             match value {
-                Some(value) => data.1.insert(key, value),
-                None => data.1.remove(&key),
+                Some(value) => entries.insert(key, value),
+                None => entries.remove(&key),
             };
         }
         data.0 = version;
         drop(data);
-        let old = m.bytes.swap(usage.bytes, Ordering::Relaxed);
-        mirror.total.fetch_add(usage.bytes, Ordering::Relaxed);
-        mirror.total.fetch_sub(old, Ordering::Relaxed);
+        mirror.resize(&m, usage.bytes);
         if usage.bytes > mirror.max_scope() {
             mirror.forget(scope, &m);
         }
@@ -680,6 +809,116 @@ mod tests {
             })
             .await
             .expect("mirror holds");
+        });
+    }
+
+    fn put(state: &SqlState, scope: &Scope, base: Version, key: &str, value: &str) -> Version {
+        let mut commit = Commit {
+            base: Some(base),
+            ..Commit::default()
+        };
+        commit
+            .writes
+            .insert(key.into(), Some(value.as_bytes().to_vec()));
+        state.commit(scope, commit).expect("commits")
+    }
+
+    fn value(snapshot: &Snapshot, key: &str) -> Option<String> {
+        let entries = snapshot.entries.as_ref().expect("served from memory");
+        entries
+            .get(key)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+    }
+
+    #[test]
+    fn on_sqlite_a_warm_snapshot_costs_no_query() {
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.db");
+        let db = rt.block_on(async { Database::open_sqlite(&path).await.expect("open") });
+        let state = rt.block_on(async { SqlState::new(db) });
+        rt.block_on(async move {
+            tokio::task::spawn_blocking(move || {
+                let scope = Scope::new("acme", "pub/c");
+                put(&state, &scope, 0, "k", "1");
+                let before = state.round_trips();
+                let snapshot = state.snapshot(&scope).expect("snapshot");
+                assert_eq!(state.round_trips(), before, "no query");
+                assert_eq!(
+                    (snapshot.version, value(&snapshot, "k")),
+                    (1, Some("1".into()))
+                );
+            })
+            .await
+            .expect("holds");
+        });
+    }
+
+    /// Two hosts on one PostgreSQL database: each serves an invocation's
+    /// reads from memory after one version query, and a write on one is
+    /// seen by the other's next snapshot.
+    #[test]
+    fn hosts_sharing_postgres_read_from_memory_and_see_each_others_writes() {
+        let Some(url) = crate::db::test_postgres_url() else {
+            panic!("MERCATO_TEST_POSTGRES is not set: run the suite with scripts/test");
+        };
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        let (a, b) = rt.block_on(async {
+            let db = crate::db::fresh_postgres(&url).await.expect("postgres");
+            let url = db.shared_url().expect("shared").to_owned();
+            let other = Database::connect(&url).await.expect("second host");
+            (SqlState::new(db), SqlState::new(other))
+        });
+        rt.block_on(async move {
+            tokio::task::spawn_blocking(move || {
+                let scope = Scope::new("acme", "pub/c");
+                assert_eq!(put(&a, &scope, 0, "k", "1"), 1);
+                let first = b.snapshot(&scope).expect("loads");
+                assert_eq!((first.version, value(&first, "k")), (1, Some("1".into())));
+
+                // Warm: one query (the version), the entries from memory.
+                let before = b.round_trips();
+                let warm = b.snapshot(&scope).expect("snapshot");
+                assert_eq!(b.round_trips() - before, 1, "one round trip");
+                assert!(Arc::ptr_eq(
+                    warm.entries.as_ref().expect("entries"),
+                    first.entries.as_ref().expect("entries")
+                ));
+
+                // A write on A is seen by B's next snapshot; B's old view stays.
+                assert_eq!(put(&a, &scope, 1, "k", "2"), 2);
+                let next = b.snapshot(&scope).expect("snapshot");
+                assert_eq!((next.version, value(&next, "k")), (2, Some("2".into())));
+                assert_eq!(value(&first, "k"), Some("1".into()));
+
+                // B committing from the old version conflicts and changes nothing.
+                let mut stale = Commit {
+                    base: Some(1),
+                    ..Commit::default()
+                };
+                stale.writes.insert("k".into(), Some(b"stale".to_vec()));
+                assert!(matches!(
+                    b.commit(&scope, stale),
+                    Err(StateError::Conflict { .. })
+                ));
+                // From the current one it applies, and A sees it next.
+                assert_eq!(put(&b, &scope, 2, "k", "3"), 3);
+                let on_a = a.snapshot(&scope).expect("snapshot");
+                assert_eq!((on_a.version, value(&on_a, "k")), (3, Some("3".into())));
+                let on_b = b.snapshot(&scope).expect("snapshot");
+                assert_eq!((on_b.version, value(&on_b, "k")), (3, Some("3".into())));
+                // A commit through A after B's: A's copy follows without reloading.
+                assert_eq!(put(&a, &scope, 3, "other", "x"), 4);
+                let before = a.round_trips();
+                let after = a.snapshot(&scope).expect("snapshot");
+                assert_eq!(a.round_trips() - before, 1);
+                assert_eq!(
+                    (after.version, value(&after, "other")),
+                    (4, Some("x".into()))
+                );
+            })
+            .await
+            .expect("holds");
         });
     }
 

@@ -25,6 +25,7 @@ pub use limits::{Limit, Limits, RequestedLimits};
 pub use memory::MemoryState;
 pub use permission::{Grants, Permission, UnknownPermission};
 pub use state::{
-    ApprovalRecord, Commit, EventRecord, Quota, Scope, StateError, StateStore, Usage, Version,
+    ApprovalRecord, Commit, Entries, EventRecord, Quota, Scope, Snapshot, StateError, StateStore,
+    Usage, Version,
 };
 pub use wit::{SUPPORTED_WIT, WIT_PACKAGE};

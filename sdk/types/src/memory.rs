@@ -4,13 +4,16 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use crate::state::{
-    ApprovalRecord, Commit, EventRecord, Scope, StateError, StateStore, Usage, Version,
+    ApprovalRecord, Commit, Entries, EventRecord, Scope, Snapshot, StateError, StateStore, Usage,
+    Version,
 };
 
 #[derive(Debug, Default)]
 struct ScopeData {
     version: Version,
-    entries: BTreeMap<String, Vec<u8>>,
+    /// Shared with the snapshots taken of it; a commit copies it only
+    /// while one is still held.
+    entries: Entries,
     /// What `entries` hold, kept with each commit.
     usage: Usage,
     events: Vec<EventRecord>,
@@ -39,7 +42,7 @@ impl MemoryState {
     pub fn entries(&self, scope: &Scope) -> BTreeMap<String, Vec<u8>> {
         self.lock()
             .get(scope)
-            .map(|d| d.entries.clone())
+            .map(|d| BTreeMap::clone(&d.entries))
             .unwrap_or_default()
     }
 
@@ -63,6 +66,17 @@ impl MemoryState {
 impl StateStore for MemoryState {
     fn version(&self, scope: &Scope) -> Result<Version, StateError> {
         Ok(self.lock().get(scope).map_or(0, |d| d.version))
+    }
+
+    fn snapshot(&self, scope: &Scope) -> Result<Snapshot, StateError> {
+        let scopes = self.lock();
+        let (version, entries) = scopes
+            .get(scope)
+            .map_or((0, Entries::default()), |d| (d.version, d.entries.clone()));
+        Ok(Snapshot {
+            version,
+            entries: Some(entries),
+        })
     }
 
     fn get(&self, scope: &Scope, key: &str) -> Result<Option<Vec<u8>>, StateError> {
@@ -130,15 +144,16 @@ impl StateStore for MemoryState {
                 }
             }
             let mut after = before;
+            let entries = std::sync::Arc::make_mut(&mut data.entries);
             for (key, value) in commit.writes {
                 let size = key.len() as u64;
                 let old = match value {
                     Some(value) => {
                         after.keys += 1;
                         after.bytes += size + value.len() as u64;
-                        data.entries.insert(key, value)
+                        entries.insert(key, value)
                     }
-                    None => data.entries.remove(&key),
+                    None => entries.remove(&key),
                 };
                 if let Some(old) = old {
                     after.keys -= 1;

@@ -148,6 +148,21 @@ impl Commit {
     }
 }
 
+/// A scope's entries at one version, shared and never changed in place.
+pub type Entries = std::sync::Arc<BTreeMap<String, Vec<u8>>>;
+
+/// What one invocation reads from: the scope's version and, when the store
+/// holds the scope in memory, its entries at exactly that version. Reads
+/// from `entries` form one consistent view, so a read-only invocation that
+/// used them needs no second look at the version.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// The scope's version.
+    pub version: Version,
+    /// Its entries at `version`, or `None` when reads go to the store.
+    pub entries: Option<Entries>,
+}
+
 /// Why a state operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -186,6 +201,15 @@ pub enum StateError {
 pub trait StateStore: Send + Sync + 'static {
     /// The scope's current version.
     fn version(&self, scope: &Scope) -> Result<Version, StateError>;
+    /// The scope as an invocation starts reading it: its current version
+    /// and, where the store can, its entries at that version in one
+    /// consistent view. The default hands out the version only.
+    fn snapshot(&self, scope: &Scope) -> Result<Snapshot, StateError> {
+        Ok(Snapshot {
+            version: self.version(scope)?,
+            entries: None,
+        })
+    }
     /// The value under `key`.
     fn get(&self, scope: &Scope, key: &str) -> Result<Option<Vec<u8>>, StateError>;
     /// Keys starting with `prefix`, ascending.
@@ -257,10 +281,25 @@ pub mod contract {
         ));
         assert_eq!(store.get(&a, "k").unwrap().as_deref(), Some(&b"1"[..]));
 
+        // A snapshot is the scope at one version; one taken before a commit
+        // keeps showing what it showed.
+        let before = store.snapshot(&a).unwrap();
+        assert_eq!(before.version, 1);
         let v2 = store
             .commit(&a, write(1, &[("k", None), ("list/3", Some("z"))]))
             .unwrap();
         assert_eq!(v2, 2);
+        if let Some(entries) = &before.entries {
+            assert_eq!(entries.get("k").map(Vec::as_slice), Some(&b"1"[..]));
+            assert!(!entries.contains_key("list/3"));
+        }
+        let after = store.snapshot(&a).unwrap();
+        assert_eq!(after.version, 2);
+        if let Some(entries) = &after.entries {
+            let keys: Vec<&str> = entries.keys().map(String::as_str).collect();
+            assert_eq!(keys, ["list/1", "list/2", "list/3"]);
+        }
+        assert_eq!(store.snapshot(&b).unwrap().version, 0);
         assert_eq!(store.get(&a, "k").unwrap(), None);
         assert_eq!(
             store.list_keys(&a, "list/").unwrap(),

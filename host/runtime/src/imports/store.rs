@@ -46,6 +46,9 @@ impl Host for Sandbox {
             return Ok(staged.clone());
         }
         self.base()?;
+        if let Some(entries) = &self.tx.entries {
+            return Ok(entries.get(&key).cloned());
+        }
         Ok(self
             .state
             .get(&self.call.scope, &key)
@@ -65,12 +68,19 @@ impl Host for Sandbox {
     fn list_keys(&mut self, prefix: String) -> wasmtime::Result<Vec<String>> {
         self.require(Permission::Store, "store.list-keys")?;
         self.base()?;
-        let mut keys: std::collections::BTreeSet<String> = self
-            .state
-            .list_keys(&self.call.scope, &prefix)
-            .map_err(Fault::from)?
-            .into_iter()
-            .collect();
+        let mut keys: std::collections::BTreeSet<String> = match &self.tx.entries {
+            Some(entries) => entries
+                .range(prefix.clone()..)
+                .take_while(|(k, _)| k.starts_with(&prefix))
+                .map(|(k, _)| k.clone())
+                .collect(),
+            None => self
+                .state
+                .list_keys(&self.call.scope, &prefix)
+                .map_err(Fault::from)?
+                .into_iter()
+                .collect(),
+        };
         for (key, value) in self.tx.writes.range(prefix.clone()..) {
             if !key.starts_with(&prefix) {
                 break;
