@@ -37,14 +37,25 @@ pub enum Engine {
 }
 
 /// A migrated connection pool.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Database {
     pool: AnyPool,
     engine: Engine,
+    /// The server's URL when other hosts share it (PostgreSQL).
+    shared_url: Option<String>,
 }
 
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not the URL: it may hold a password.
+        f.debug_struct("Database")
+            .field("engine", &self.engine)
+            .finish_non_exhaustive()
+    }
+}
 
 impl Database {
     /// Open (creating if needed) the SQLite file at `path`.
@@ -90,12 +101,22 @@ impl Database {
             Engine::Sqlite => SQLITE.run(&pool).await?,
             Engine::Postgres => POSTGRES.run(&pool).await?,
         }
-        Ok(Database { pool, engine })
+        let shared_url = (engine == Engine::Postgres).then(|| url.to_owned());
+        Ok(Database {
+            pool,
+            engine,
+            shared_url,
+        })
     }
 
     /// The pool, for the modules of this crate.
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// The server's URL when several hosts may share it (PostgreSQL).
+    pub(crate) fn shared_url(&self) -> Option<&str> {
+        self.shared_url.as_deref()
     }
 
     /// The engine behind the pool.

@@ -26,6 +26,7 @@ mod error;
 pub mod events;
 pub mod inbox;
 pub mod installs;
+pub mod notices;
 pub mod package;
 pub mod paging;
 pub mod principal;
@@ -70,6 +71,15 @@ impl Registry {
     /// Its database.
     pub fn database(&self) -> &Database {
         &self.db
+    }
+
+    /// Change notices from other hosts, counted as they arrive
+    /// (PostgreSQL; `None` on SQLite, where this host makes every change).
+    /// Call inside a Tokio runtime: the listener is a task of it.
+    pub fn notices(&self) -> Option<std::sync::Arc<notices::Notices>> {
+        self.db
+            .shared_url()
+            .map(|url| notices::listen(url.to_owned()))
     }
 
     /// The audit head's sequence number; it changes with every registry

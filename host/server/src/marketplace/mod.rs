@@ -10,12 +10,14 @@
 //! every version change has the target version's component validate the
 //! install's settings first. [`Marketplace::registry`] is for reads.
 //!
-//! Resolved installs and authenticated tokens are cached. The registry's
-//! generation (its audit head) changes with every change anywhere, so a
-//! host compares it at most every [`REFRESH`] and drops its caches when it
-//! moved: several hosts sharing PostgreSQL see each other's changes within
-//! that time, and this host's own changes apply to the next call. A cache
-//! refills once per key however many calls miss it at once.
+//! Resolved installs and authenticated tokens are cached. On PostgreSQL
+//! every change anywhere sends a notice that each host hears within
+//! milliseconds and acts on at its next call. The registry's generation
+//! (its audit head) changes with every change too, and a host compares it
+//! at most every [`REFRESH`] and drops its caches when it moved, the
+//! backstop for a notice missed while a listener reconnected. This host's
+//! own changes apply to its next call. A cache refills once per key however
+//! many calls miss it at once.
 //!
 //! Calls pass [`admission`] first (per-tenant and per-install slots, memory
 //! budgets); compiling runs on its own thread, one at a time, within the
@@ -34,6 +36,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use mercato_registry::notices::Notices;
 use mercato_registry::{Install, PackageVersion, Principal, Registry, RegistryError, Scope};
 use semver::Version;
 use serde_json::Value;
@@ -134,6 +137,9 @@ pub struct Marketplace {
     tokens: Flights<String, Principal>,
     generation: AtomicI64,
     checked_at_ms: AtomicU64,
+    /// Other hosts' change notices (PostgreSQL) and how many were acted on.
+    notices: Option<Arc<Notices>>,
+    notices_seen: AtomicU64,
     started: Instant,
 }
 
@@ -159,7 +165,12 @@ impl Marketplace {
         runtime: Arc<Runtime>,
         admission: AdmissionConfig,
     ) -> Self {
+        let notices = tokio::runtime::Handle::try_current()
+            .ok()
+            .and_then(|_| registry.notices());
         Marketplace {
+            notices,
+            notices_seen: AtomicU64::new(0),
             registry,
             runtime,
             metrics: Metrics::new(),
@@ -191,9 +202,16 @@ impl Marketplace {
         &self.metrics
     }
 
-    /// Drop cached installs and tokens if the registry changed since the
-    /// last look (looked at most every [`REFRESH`]).
+    /// Drop cached installs and tokens if the registry changed: at once
+    /// when another host's change notice arrived, else when the registry's
+    /// generation moved (looked at most every [`REFRESH`]).
     pub async fn refresh(&self) -> Result<(), MarketError> {
+        if let Some(notices) = &self.notices {
+            let heard = notices.heard();
+            if self.notices_seen.swap(heard, Ordering::AcqRel) != heard {
+                self.forget();
+            }
+        }
         let now = self.started.elapsed().as_millis() as u64 + 1;
         let last = self.checked_at_ms.load(Ordering::Relaxed);
         if last != 0 && now.saturating_sub(last) < REFRESH.as_millis() as u64 {
