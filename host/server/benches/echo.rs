@@ -17,7 +17,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let app = axum::Router::new().route("/{*path}", post(|Json(body): Json<Value>| async { Json(body) }));
+        let app = axum::Router::new().route(
+            "/{*path}",
+            post(|Json(body): Json<Value>| async { Json(body) }),
+        );
         let listener = tokio::net::TcpListener::bind(&listen).await?;
         axum::serve(listener, app).await?;
         Ok::<_, Box<dyn std::error::Error>>(())

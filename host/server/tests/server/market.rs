@@ -10,7 +10,7 @@ use axum::http::Request;
 use http_body_util::BodyExt;
 use mercato_registry::{Database, InstallUpdate, Principal, Registry, RegistryError, SqlState};
 use mercato_runtime::{Kind, Runtime};
-use mercato_server::marketplace::{MarketError, Marketplace, REFRESH};
+use mercato_server::marketplace::{MarketError, Marketplace};
 use mercato_testapp::{TestApp, manifest};
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -88,8 +88,51 @@ pub async fn seeded(db: Database) -> Seeded {
     }
 }
 
+/// Wait until `done` answers true (a change travelling between hosts), up
+/// to a bound far above any expected delay.
+async fn eventually<F: Future<Output = bool>>(what: &str, mut done: impl FnMut() -> F) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !done().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: never happened"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// A host listening on PostgreSQL hears a change committed through another
+/// host's registry (the audit head's trigger notifies).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_host_hears_changes_made_by_another() {
+    let db = postgres().await;
+    let a = seeded(db.clone()).await;
+    let notices = Registry::new(db).notices().expect("PostgreSQL has notices");
+    // The first count is the connection itself.
+    eventually("listening", || async { notices.heard() > 0 }).await;
+    let heard = notices.heard();
+    a.market
+        .update(
+            &a.director.0,
+            "acme",
+            "livestream-booking",
+            InstallUpdate {
+                enabled: Some(false),
+                ..InstallUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+    eventually("the change notice", || async { notices.heard() > heard }).await;
+    let (_dir, sqlite) = sqlite().await;
+    assert!(
+        Registry::new(sqlite).notices().is_none(),
+        "one SQLite host has nobody to hear"
+    );
+}
+
 /// Several hosts share PostgreSQL: a change made through one reaches the
-/// others' next calls within their refresh interval, without a restart.
+/// others' next calls, without a restart.
 #[tokio::test(flavor = "multi_thread")]
 async fn hosts_sharing_postgres_see_each_others_changes() {
     let db = postgres().await;
@@ -111,6 +154,29 @@ async fn hosts_sharing_postgres_see_each_others_changes() {
     };
     list(b.clone()).await.expect("host B serves the install");
 
+    // A write through host A is in host B's very next read (no waiting:
+    // B checks the scope's version at the start of every call).
+    for n in 0..3 {
+        a.market
+            .invoke(
+                rep,
+                "acme",
+                "livestream-booking",
+                "schedule",
+                json!({"draft": {"title": format!("Session {n}"), "host": "Mia",
+                    "starts-at": 4_102_444_800_000_u64 + n * 3_600_000,
+                    "duration-minutes": 30, "capacity": 10}}),
+            )
+            .await
+            .expect("scheduled on host A");
+        let listed = list(b.clone()).await.expect("listed on host B").json();
+        assert_eq!(
+            listed["ok"].as_array().map(Vec::len),
+            Some(n as usize + 1),
+            "{listed}"
+        );
+    }
+
     // Disabled through host A: host B refuses soon after.
     a.market
         .update(
@@ -124,11 +190,10 @@ async fn hosts_sharing_postgres_see_each_others_changes() {
         )
         .await
         .unwrap();
-    tokio::time::sleep(REFRESH + Duration::from_millis(100)).await;
-    assert!(matches!(
-        list(b.clone()).await,
-        Err(MarketError::Disabled { .. })
-    ));
+    eventually("host B refuses the disabled install", || async {
+        matches!(list(b.clone()).await, Err(MarketError::Disabled { .. }))
+    })
+    .await;
 
     // Enabled again, then the signing key revoked through host A: host B
     // stops running code signed with it.
@@ -144,14 +209,20 @@ async fn hosts_sharing_postgres_see_each_others_changes() {
         )
         .await
         .unwrap();
-    tokio::time::sleep(REFRESH + Duration::from_millis(100)).await;
-    list(b.clone()).await.expect("enabled again");
+    eventually("host B serves it enabled again", || async {
+        list(b.clone()).await.is_ok()
+    })
+    .await;
     let key_id = mercato_registry::key_id(a.app.key("mercato").verifying_key().as_bytes());
     a.market
         .revoke_key(&a.developer.0, "mercato", &key_id)
         .await
         .unwrap();
-    tokio::time::sleep(REFRESH + Duration::from_millis(100)).await;
+    eventually(
+        "host B refuses code signed with the revoked key",
+        || async { list(b.clone()).await.is_err() },
+    )
+    .await;
     match list(b.clone()).await {
         Err(MarketError::Registry(e @ RegistryError::Untrusted { .. })) => {
             assert_eq!(e.code(), "revoked-key");
