@@ -52,6 +52,15 @@ use flight::Flights;
 /// How stale a host's view of the registry may get.
 pub const REFRESH: Duration = Duration::from_millis(500);
 
+/// Resolved installs (and tokens) a host keeps: a few hundred bytes each
+/// plus the install's settings, so ample for 10 000 tenants with several
+/// installs each; past it the least recently used go.
+pub const ACTIVE_CAPACITY: usize = 100_000;
+
+/// Loaded component versions a host keeps (compiled code, megabytes each;
+/// the disk cache makes reloading one cheap).
+pub const LOADED_CAPACITY: usize = 256;
+
 /// Functions of the common interface that only the host may call.
 pub const HOST_ONLY: &[&str] = &["validate-settings", "approval-decided"];
 
@@ -114,8 +123,8 @@ fn summary(fields: &[Value]) -> String {
 pub struct Active {
     /// The install.
     pub install: Install,
-    /// The version it runs.
-    pub version: PackageVersion,
+    /// The version it runs (one copy shared by every install of it).
+    pub version: Arc<PackageVersion>,
     /// Its component.
     pub component: Arc<LoadedComponent>,
     /// Scope, grants, settings, tracking.
@@ -133,6 +142,7 @@ pub struct Marketplace {
     lanes: lanes::Lanes,
     compiler: Arc<tokio::sync::Semaphore>,
     loaded: Flights<(String, Version), Arc<LoadedComponent>>,
+    versions: Flights<(String, Version), Arc<PackageVersion>>,
     active: Flights<(String, String), Arc<Active>>,
     tokens: Flights<String, Principal>,
     generation: AtomicI64,
@@ -177,9 +187,10 @@ impl Marketplace {
             lanes: lanes::Lanes::start(admission.slow_lane),
             admission: Admission::new(admission),
             compiler: Arc::new(tokio::sync::Semaphore::new(1)),
-            loaded: Flights::new(),
-            active: Flights::new(),
-            tokens: Flights::new(),
+            loaded: Flights::bounded(LOADED_CAPACITY),
+            versions: Flights::bounded(LOADED_CAPACITY),
+            active: Flights::bounded(ACTIVE_CAPACITY),
+            tokens: Flights::bounded(ACTIVE_CAPACITY),
             generation: AtomicI64::new(-1),
             checked_at_ms: AtomicU64::new(0),
             started: Instant::now(),
@@ -230,6 +241,7 @@ impl Marketplace {
         // Loaded components go too: a revoked key must stop its code at the
         // next call (reloading from the disk cache is cheap).
         self.loaded.clear();
+        self.versions.clear();
         self.active.clear();
         self.tokens.clear();
     }
@@ -329,11 +341,17 @@ impl Marketplace {
 
     async fn resolve(&self, tenant: &str, id: &str) -> Result<Arc<Active>, MarketError> {
         let install = self.registry.installed(tenant, id).await?;
+        let key = (install.package.clone(), install.version.clone());
         let version = self
-            .registry
-            .version(&Principal::console(), &install.package, &install.version)
-            .await?
-            .0;
+            .versions
+            .get_or_load(&key, || async {
+                let (version, _) = self
+                    .registry
+                    .version(&Principal::console(), &install.package, &install.version)
+                    .await?;
+                Ok::<_, MarketError>(Arc::new(version))
+            })
+            .await?;
         let component = self.component(&install.package, &install.version).await?;
         let tenant_caps = self.registry.tenant_caps(tenant).await?;
         let grants: Grants = version
