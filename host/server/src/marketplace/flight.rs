@@ -26,10 +26,6 @@ struct Cells<K, V> {
 }
 
 impl<K: Eq + Hash + Clone, V: Clone> Flights<K, V> {
-    pub fn new() -> Self {
-        Self::bounded(usize::MAX)
-    }
-
     /// A cache of at most `capacity` entries (at least 10).
     pub fn bounded(capacity: usize) -> Self {
         Flights {
@@ -113,7 +109,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_burst_of_misses_loads_once() {
-        let flights = Arc::new(Flights::<&str, u32>::new());
+        let flights = Arc::new(Flights::<&str, u32>::bounded(100));
         let loads = Arc::new(AtomicU32::new(0));
         let gate = Arc::new(tokio::sync::Notify::new());
         let mut calls = Vec::new();
@@ -171,7 +167,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_load_is_tried_again() {
-        let flights = Flights::<&str, u32>::new();
+        let flights = Flights::<&str, u32>::bounded(100);
         assert_eq!(
             flights
                 .get_or_load(&"k", || async { Err::<u32, _>("down") })
