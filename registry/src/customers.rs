@@ -329,17 +329,16 @@ impl CustomerDirectory for SqlCustomers {
         if id.contains('\0') {
             return Ok(None);
         }
-        self.runtime
-            .block_on(async {
-                let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "SELECT {COLUMNS} FROM customers WHERE tenant = $1 AND id = $2"
-                )))
-                .bind(tenant)
-                .bind(id)
-                .fetch_optional(self.db.pool())
-                .await?;
-                row.as_ref().map(profile_from_row).transpose()
-            })
-            .map_err(|e: RegistryError| StateError::Storage(e.to_string()))
+        crate::db::wait(&self.runtime, async {
+            let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM customers WHERE tenant = $1 AND id = $2"
+            )))
+            .bind(tenant)
+            .bind(id)
+            .fetch_optional(self.db.pool())
+            .await?;
+            row.as_ref().map(profile_from_row).transpose()
+        })
+        .map_err(|e: RegistryError| StateError::Storage(e.to_string()))
     }
 }

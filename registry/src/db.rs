@@ -177,6 +177,14 @@ pub async fn execute_raw(db: &Database, sql: &'static str) -> Result<u64, DbErro
     Ok(sqlx::query(sql).execute(db.pool()).await?.rows_affected())
 }
 
+/// Wait for `f` on `runtime` from synchronous code that a component's call
+/// runs: on a thread of the blocking pool, or inline on a worker of a
+/// multi-thread runtime (where the worker hands its other tasks to another
+/// thread for as long as this waits).
+pub(crate) fn wait<T>(runtime: &tokio::runtime::Handle, f: impl Future<Output = T>) -> T {
+    tokio::task::block_in_place(|| runtime.block_on(f))
+}
+
 /// Whether `e` means the database was too busy to answer in time (the pool's
 /// wait ran out, or SQLite's writer stayed locked past its busy timeout):
 /// load, answered `503 busy`, not a fault.

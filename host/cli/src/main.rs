@@ -64,6 +64,7 @@ impl Admission {
             tenant_memory: self.tenant_memory_mib << 20,
             compile_timeout: std::time::Duration::from_secs(self.compile_timeout_s.max(1)),
             slow_lane: true,
+            inline: true,
         }
     }
 }

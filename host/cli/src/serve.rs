@@ -19,18 +19,17 @@ pub async fn run(
     admission: mercato_server::marketplace::admission::AdmissionConfig,
 ) -> Result<()> {
     let db = store.open().await?;
+    let state = SqlState::new(db.clone());
     let runtime = Arc::new(
         Runtime::builder()
-            .state(Arc::new(SqlState::new(db.clone())))
+            .state(Arc::new(state.clone()))
             .customers(Arc::new(SqlCustomers::new(db.clone())))
             .cache_dir(store.data_dir.join("cache"))
             .build()?,
     );
-    let market = Arc::new(Marketplace::with_admission(
-        Registry::new(db),
-        runtime,
-        admission,
-    ));
+    let market = Arc::new(
+        Marketplace::with_admission(Registry::new(db), runtime, admission).with_state(state),
+    );
     if demo {
         mercato_cli::demo::seed(&market, &store.data_dir, components)
             .await

@@ -51,7 +51,8 @@ pub use kind::Kind;
 pub use mercato_types::limits::{self, Limit, Limits};
 pub use mercato_types::permission::{self, Grants, Permission};
 pub use mercato_types::{
-    CustomerDirectory, CustomerProfile, MemoryCustomers, MemoryState, Scope, StateError, StateStore,
+    CustomerDirectory, CustomerProfile, MemoryCustomers, MemoryState, Scope, Snapshot, StateError,
+    StateStore,
 };
 pub use runtime::{Outcome, Runtime, RuntimeBuilder, RuntimeError};
 pub use sandbox::{CallContext, LogLevel, LogLine, LogSource};

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use mercato_types::{
-    CustomerDirectory, MemoryCustomers, MemoryState, Scope, StateError, StateStore,
+    CustomerDirectory, MemoryCustomers, MemoryState, Scope, Snapshot, StateError, StateStore,
 };
 use serde_json::Value;
 use wasmtime::component::{Linker, Val};
@@ -222,6 +222,22 @@ impl Runtime {
         function: &str,
         args: &Value,
     ) -> Result<Outcome, InvokeError> {
+        self.invoke_json_from(component, call, limits, function, args, None)
+    }
+
+    /// [`invoke_json`](Self::invoke_json) reading from `snapshot`, the
+    /// scope as the caller just took it from this runtime's store (e.g.
+    /// without blocking, before running the call): the first attempt reads
+    /// from it instead of asking the store; a retry takes a fresh one.
+    pub fn invoke_json_from(
+        &self,
+        component: &LoadedComponent,
+        call: &Arc<CallContext>,
+        limits: &Limits,
+        function: &str,
+        args: &Value,
+        snapshot: Option<Snapshot>,
+    ) -> Result<Outcome, InvokeError> {
         let f = self.lookup(component, function)?;
         let args = value::params_from_json(&f.params, args).map_err(|message| {
             InvokeError::BadArguments {
@@ -229,7 +245,7 @@ impl Runtime {
                 message,
             }
         })?;
-        self.invoke_function(component, f, call, limits, &args)
+        self.invoke_function(component, f, call, limits, &args, snapshot)
     }
 
     fn lookup<'c>(
@@ -260,7 +276,7 @@ impl Runtime {
         args: &[Val],
     ) -> Result<Outcome, InvokeError> {
         let f = self.lookup(component, function)?;
-        self.invoke_function(component, f, call, limits, args)
+        self.invoke_function(component, f, call, limits, args, None)
     }
 
     /// The body of [`invoke`](Self::invoke) once the function is resolved.
@@ -271,6 +287,7 @@ impl Runtime {
         call: &Arc<CallContext>,
         limits: &Limits,
         args: &[Val],
+        mut snapshot: Option<Snapshot>,
     ) -> Result<Outcome, InvokeError> {
         let started = Instant::now();
         let now_ms = (self.clock)();
@@ -289,7 +306,16 @@ impl Runtime {
                 _exclusive = lock.write().unwrap_or_else(|p| p.into_inner());
             }
             let run = self
-                .run_once(component, f, call, limits, &budget, args, now_ms)
+                .run_once(
+                    component,
+                    f,
+                    call,
+                    limits,
+                    &budget,
+                    args,
+                    now_ms,
+                    snapshot.take(),
+                )
                 .map_err(|e| across_attempts(e, attempt))?;
             budget.fuel = budget.fuel.saturating_sub(run.fuel_used);
             let committed = if returned_error(&run.results) {
@@ -340,6 +366,9 @@ impl Runtime {
 
     fn scope_lock(&self, scope: &Scope) -> Arc<RwLock<()>> {
         let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(lock) = locks.get(scope) {
+            return lock.clone();
+        }
         locks.entry(scope.clone()).or_default().clone()
     }
 
@@ -476,6 +505,7 @@ impl Runtime {
         budget: &Budget,
         args: &[Val],
         now_ms: u64,
+        snapshot: Option<Snapshot>,
     ) -> Result<Run, InvokeError> {
         if budget.fuel == 0 || Instant::now() >= budget.deadline {
             return Err(InvokeError::LimitExceeded {
@@ -488,6 +518,11 @@ impl Runtime {
             });
         }
         let mut store = self.store_within(call, limits, budget, now_ms);
+        if let Some(snapshot) = snapshot {
+            let tx = &mut store.data_mut().tx;
+            tx.base = Some(snapshot.version);
+            tx.entries = snapshot.entries;
+        }
         let instance = match component.pre.instantiate(&mut store) {
             Ok(instance) => instance,
             Err(e) => return Err(classify(e, &mut store, limits)),

@@ -112,7 +112,26 @@ impl Mirror {
 
     fn slot(&self, scope: &Scope) -> Arc<Slot> {
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(slot) = slots.get(scope) {
+            return slot.clone();
+        }
         slots.entry(scope.clone()).or_default().clone()
+    }
+
+    /// The copy of `scope` if it is in memory, without waiting for a load.
+    fn loaded(&self, scope: &Scope) -> Option<Arc<Mirrored>> {
+        let slot = {
+            let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+            slots.get(scope)?.clone()
+        };
+        let state = slot.state.try_lock().ok()?;
+        match &*state {
+            SlotState::Loaded(m) if !m.evicted.load(Ordering::Acquire) => {
+                self.touch(m);
+                Some(m.clone())
+            }
+            _ => None,
+        }
     }
 
     fn touch(&self, m: &Mirrored) {
@@ -262,6 +281,18 @@ impl SqlState {
     /// committed): one statement, so the entries match the version.
     fn reload(&self, scope: &Scope, m: &Mirrored) -> Result<Snapshot, StateError> {
         let (version, entries) = self.db_load(scope)?;
+        Ok(self.install_load(scope, m, version, entries))
+    }
+
+    /// Put a copy of the scope read at `version` into `m` if it is newer
+    /// than what `m` holds; the snapshot to read from either way.
+    fn install_load(
+        &self,
+        scope: &Scope,
+        m: &Mirrored,
+        version: Version,
+        entries: BTreeMap<String, Vec<u8>>,
+    ) -> Snapshot {
         let _order = m.commit.lock().unwrap_or_else(|p| p.into_inner());
         let mut data = m.data.write().unwrap_or_else(|p| p.into_inner());
         if version > data.0 && !m.evicted.load(Ordering::Acquire) {
@@ -273,51 +304,93 @@ impl SqlState {
             }
             drop(_order);
             self.mirror.evict();
-            return Ok(m.snapshot());
+            return m.snapshot();
         }
         if version >= data.0 {
-            return Ok(Snapshot {
+            return Snapshot {
                 version,
                 entries: Some(Arc::new(entries)),
-            });
+            };
         }
         // This host committed after the statement's view: its copy is newer.
-        Ok(Snapshot {
+        Snapshot {
             version: data.0,
             entries: Some(data.1.clone()),
-        })
+        }
     }
 
     /// The scope's version and entries, read in one statement.
     fn db_load(&self, scope: &Scope) -> Result<(Version, BTreeMap<String, Vec<u8>>), StateError> {
-        self.block(async {
-            let rows = sqlx::query(
-                "SELECT s.version, e.key, e.value FROM state_scopes s \
-                 LEFT JOIN state_entries e ON e.tenant = s.tenant AND e.component = s.component \
-                 WHERE s.tenant = $1 AND s.component = $2",
-            )
-            .bind(&scope.tenant)
-            .bind(&scope.component)
-            .fetch_all(self.db.pool())
-            .await?;
-            let mut version = 0;
-            let mut entries = BTreeMap::new();
-            for row in &rows {
-                version = version_of(row.try_get::<i64, _>(0)?);
-                if let (Some(key), Some(value)) = (
-                    row.try_get::<Option<String>, _>(1)?,
-                    row.try_get::<Option<Vec<u8>>, _>(2)?,
-                ) {
-                    entries.insert(key, value);
-                }
+        self.block(self.query_load(scope))
+    }
+
+    async fn query_load(
+        &self,
+        scope: &Scope,
+    ) -> Result<(Version, BTreeMap<String, Vec<u8>>), sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT s.version, e.key, e.value FROM state_scopes s \
+             LEFT JOIN state_entries e ON e.tenant = s.tenant AND e.component = s.component \
+             WHERE s.tenant = $1 AND s.component = $2",
+        )
+        .bind(&scope.tenant)
+        .bind(&scope.component)
+        .fetch_all(self.db.pool())
+        .await?;
+        let mut version = 0;
+        let mut entries = BTreeMap::new();
+        for row in &rows {
+            version = version_of(row.try_get::<i64, _>(0)?);
+            if let (Some(key), Some(value)) = (
+                row.try_get::<Option<String>, _>(1)?,
+                row.try_get::<Option<Vec<u8>>, _>(2)?,
+            ) {
+                entries.insert(key, value);
             }
-            Ok((version, entries))
-        })
+        }
+        Ok((version, entries))
+    }
+
+    async fn query_scope(&self, scope: &Scope) -> Result<(Version, Usage), sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT version, entry_count, entry_bytes FROM state_scopes \
+             WHERE tenant = $1 AND component = $2",
+        )
+        .bind(&scope.tenant)
+        .bind(&scope.component)
+        .fetch_optional(self.db.pool())
+        .await?;
+        Ok(row.as_ref().map(scope_row).transpose()?.unwrap_or_default())
+    }
+
+    /// The snapshot an invocation of `scope` would start from, taken
+    /// without blocking (before the call runs, so that it need not wait
+    /// for the database inside it): for a scope already in memory, checked
+    /// against the database's version on PostgreSQL. `None` when the scope
+    /// is not in memory yet or the database failed; the invocation then
+    /// asks the store itself, which loads it or reports the failure.
+    pub async fn prefetch(&self, scope: &Scope) -> Option<Snapshot> {
+        let m = self.mirror.loaded(scope)?;
+        if !self.mirror.shared {
+            return Some(m.snapshot());
+        }
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
+        let (version, usage) = self.query_scope(scope).await.ok()?;
+        let held = m.snapshot();
+        if held.version >= version {
+            return Some(held);
+        }
+        if usage.bytes > self.mirror.max_scope() {
+            return None;
+        }
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
+        let (version, entries) = self.query_load(scope).await.ok()?;
+        Some(self.install_load(scope, &m, version, entries))
     }
 
     fn block<T>(&self, f: impl Future<Output = Result<T, sqlx::Error>>) -> Result<T, StateError> {
         self.round_trips.fetch_add(1, Ordering::Relaxed);
-        self.runtime.block_on(f).map_err(storage)
+        crate::db::wait(&self.runtime, f).map_err(storage)
     }
 }
 
@@ -350,18 +423,7 @@ impl SqlState {
 
     /// The scope's version and usage.
     fn db_scope(&self, scope: &Scope) -> Result<(Version, Usage), StateError> {
-        self.block(async {
-            let row = sqlx::query(
-                "SELECT version, entry_count, entry_bytes FROM state_scopes \
-                 WHERE tenant = $1 AND component = $2",
-            )
-            .bind(&scope.tenant)
-            .bind(&scope.component)
-            .fetch_optional(self.db.pool())
-            .await?;
-            row.as_ref().map(scope_row).transpose()
-        })
-        .map(Option::unwrap_or_default)
+        self.block(self.query_scope(scope))
     }
 
     fn db_get(&self, scope: &Scope, key: &str) -> Result<Option<Vec<u8>>, StateError> {
@@ -422,22 +484,21 @@ impl SqlState {
         let (tx, outcome) = match deadline {
             // The timer is made inside `block_on`: a worker thread of the
             // runtime's blocking pool has no runtime context of its own.
-            Some(at) => match self
-                .runtime
-                .block_on(async { tokio::time::timeout_at(at.into(), work).await })
-            {
+            Some(at) => match crate::db::wait(&self.runtime, async {
+                tokio::time::timeout_at(at.into(), work).await
+            }) {
                 Ok(r) => r.map_err(storage)?,
                 Err(_) => return Err(StateError::Deadline),
             },
-            None => self.runtime.block_on(work).map_err(storage)?,
+            None => crate::db::wait(&self.runtime, work).map_err(storage)?,
         };
         match outcome {
             Applied::Done(version, usage) => {
-                self.runtime.block_on(tx.commit()).map_err(storage)?;
+                crate::db::wait(&self.runtime, tx.commit()).map_err(storage)?;
                 Ok((version, usage))
             }
             Applied::Refused(e) => {
-                let _ = self.runtime.block_on(tx.rollback());
+                let _ = crate::db::wait(&self.runtime, tx.rollback());
                 Err(e)
             }
         }

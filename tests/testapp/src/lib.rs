@@ -412,19 +412,19 @@ impl Builder {
             }
             Store::Given(db) => db,
         };
+        let state = SqlState::new(db.clone());
         let mut runtime = Runtime::builder()
-            .state(Arc::new(SqlState::new(db.clone())))
+            .state(Arc::new(state.clone()))
             .customers(Arc::new(SqlCustomers::new(db.clone())))
             .cache_dir(data_dir.join("cache"));
         if let Some(now) = self.clock.clone() {
             runtime = runtime.clock(move || now.load(std::sync::atomic::Ordering::Relaxed));
         }
         let runtime = Arc::new(runtime.build().expect("the runtime starts"));
-        let market = Arc::new(Marketplace::with_admission(
-            Registry::new(db.clone()),
-            runtime,
-            self.admission,
-        ));
+        let market = Arc::new(
+            Marketplace::with_admission(Registry::new(db.clone()), runtime, self.admission)
+                .with_state(state),
+        );
         let mut app = TestApp {
             market,
             db,

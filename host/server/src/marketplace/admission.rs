@@ -40,6 +40,9 @@ pub struct AdmissionConfig {
     /// Run the calls of installs whose calls are slow on the slow lane (a
     /// pool at lower CPU priority; see `lanes`). Off only to measure it.
     pub slow_lane: bool,
+    /// Run the calls of installs proven cheap on the serving thread itself
+    /// (see `lanes`). Off only to measure it.
+    pub inline: bool,
 }
 
 impl Default for AdmissionConfig {
@@ -56,6 +59,7 @@ impl Default for AdmissionConfig {
             tenant_memory: 1 << 30,
             compile_timeout: Duration::from_secs(60),
             slow_lane: true,
+            inline: true,
         }
     }
 }
@@ -255,6 +259,7 @@ mod tests {
             tenant_memory: 3 * PAGE,
             compile_timeout: Duration::from_secs(1),
             slow_lane: false,
+            inline: false,
         }
     }
 

@@ -1,15 +1,26 @@
-//! Where a call runs. Calls of installs whose recent calls were cheap run on
-//! the shared blocking pool; calls of installs whose recent calls were slow
-//! run on the slow lane, a pool of threads under Linux's `SCHED_IDLE`
-//! policy. A waking thread of the normal policy preempts an idle-policy
-//! thread at once, so on a busy host another tenant's cheap call gets the
-//! core as soon as it is ready instead of sharing it with every thread that
-//! is burning its fuel; the slow calls still get every cycle nobody else
-//! wants.
+//! Where a call runs. Three lanes, chosen per install by what its recent
+//! calls cost:
 //!
-//! An install is judged by the moving average of its calls' wall time, so a
-//! new install starts in the fast lane and moves after a few slow calls, and
-//! moves back once its calls are cheap again.
+//! - **inline**: on the async worker that serves the request, with no hand
+//!   over to another thread. For installs whose calls are known to be cheap
+//!   (a sales call is ~20–100 µs): at least [`PROVEN`] calls seen, their
+//!   moving average under [`INLINE`], and none above [`INLINE_MAX`] in the
+//!   last [`COOLDOWN`] calls. A call that needs the database after all
+//!   waits for it with the worker's other tasks handed to another thread,
+//!   so the worker never stalls them. Only on a multi-thread runtime.
+//! - **pool**: the shared blocking pool. New installs start here, and
+//!   installs whose calls are neither cheap enough nor slow.
+//! - **slow**: a pool of threads under Linux's `SCHED_IDLE` policy, for
+//!   installs whose moving average is above [`SLOW`]. A waking thread of
+//!   the normal policy preempts an idle-policy thread at once, so on a busy
+//!   host another tenant's cheap call gets the core as soon as it is ready
+//!   instead of sharing it with every thread that is burning its fuel; the
+//!   slow calls still get every cycle nobody else wants.
+//!
+//! What a call risks inline: an install proven cheap whose next call runs
+//! long holds its worker for that call (at most its deadline); the next
+//! calls of that install leave the inline lane at once. Other workers keep
+//! serving meanwhile and take over the held worker's queued tasks.
 
 use std::collections::HashMap;
 use std::sync::mpsc::{Sender, channel};
@@ -22,6 +33,19 @@ type Job = Box<dyn FnOnce() + Send>;
 /// slow lane: well above a sales call's ~0.1 ms, well below a deadline.
 pub const SLOW: Duration = Duration::from_millis(20);
 
+/// Calls of an install seen before it may run inline.
+pub const PROVEN: u32 = 16;
+
+/// The moving average below which an install's calls run inline.
+pub const INLINE: Duration = Duration::from_micros(500);
+
+/// A call longer than this takes its install off the inline lane for the
+/// next [`COOLDOWN`] calls.
+pub const INLINE_MAX: Duration = Duration::from_millis(2);
+
+/// See [`INLINE_MAX`].
+pub const COOLDOWN: u32 = 1000;
+
 /// Threads of the slow lane: one per core. More would not add throughput
 /// (its calls burn CPU), and each extra idle-policy thread dilutes the share
 /// of one that holds a lock another call waits on (a lock in the instance
@@ -32,23 +56,75 @@ fn slow_threads() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 8))
 }
 
+/// What one install's recent calls cost; held by its resolved install so
+/// that a call finds it without a lookup.
+#[derive(Debug, Default)]
+pub(crate) struct Cost {
+    state: Mutex<CostState>,
+}
+
+#[derive(Debug, Default)]
+struct CostState {
+    /// Moving average of wall time, seconds.
+    average: f64,
+    /// Calls seen (saturating).
+    calls: u32,
+    /// Calls left before the install may run inline again.
+    cooldown: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lane {
+    Inline,
+    Pool,
+    Slow,
+}
+
+impl Cost {
+    fn lane(&self, slow_lane: bool, inline: bool) -> Lane {
+        let c = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if slow_lane && c.average > SLOW.as_secs_f64() {
+            Lane::Slow
+        } else if inline && c.calls >= PROVEN && c.cooldown == 0 && c.average < INLINE.as_secs_f64()
+        {
+            Lane::Inline
+        } else {
+            Lane::Pool
+        }
+    }
+
+    fn record(&self, took: Duration) {
+        let mut c = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        c.average = 0.7 * c.average + 0.3 * took.as_secs_f64();
+        c.calls = c.calls.saturating_add(1);
+        c.cooldown = if took > INLINE_MAX {
+            COOLDOWN
+        } else {
+            c.cooldown.saturating_sub(1)
+        };
+    }
+}
+
 /// The lanes and what each install's calls recently cost.
 #[derive(Debug)]
 pub(crate) struct Lanes {
     slow: Mutex<Sender<Job>>,
-    /// Moving average of wall time per (tenant, install), in seconds.
-    costs: Mutex<HashMap<(String, String), f64>>,
-    enabled: bool,
+    /// Per (tenant, install), kept across cache drops so that an install's
+    /// history outlives the registry changes of other tenants.
+    costs: Mutex<HashMap<(String, String), Arc<Cost>>>,
+    slow_lane: bool,
+    inline: bool,
 }
 
 impl Lanes {
-    /// Start the slow lane (unless `enabled` is false: then every call runs
-    /// on the blocking pool, for comparison in benchmarks). If its threads
-    /// cannot start, every call runs on the blocking pool.
-    pub fn start(enabled: bool) -> Self {
+    /// Start the slow lane (unless `slow_lane` is false: then slow calls
+    /// run on the blocking pool, for comparison in benchmarks); `inline`
+    /// allows the inline lane. If the slow lane's threads cannot start,
+    /// slow calls run on the blocking pool.
+    pub fn start(slow_lane: bool, inline: bool) -> Self {
         let (send, receive) = channel::<Job>();
         let receive = Arc::new(Mutex::new(receive));
-        let mut enabled = enabled;
+        let mut enabled = slow_lane;
         if enabled {
             for n in 0..slow_threads() {
                 let receive = receive.clone();
@@ -77,55 +153,59 @@ impl Lanes {
         Lanes {
             slow: Mutex::new(send),
             costs: Mutex::new(HashMap::new()),
-            enabled,
+            slow_lane: enabled,
+            inline,
         }
     }
 
-    fn is_slow(&self, key: &(String, String)) -> bool {
-        self.enabled
-            && self
-                .costs
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .get(key)
-                .is_some_and(|avg| *avg > SLOW.as_secs_f64())
-    }
-
-    fn record(&self, key: (String, String), took: Duration) {
+    /// The cost record of an install of a tenant.
+    pub fn cost(&self, tenant: &str, install: &str) -> Arc<Cost> {
         let mut costs = self.costs.lock().unwrap_or_else(|p| p.into_inner());
-        let avg = costs.entry(key).or_insert(0.0);
-        *avg = 0.7 * *avg + 0.3 * took.as_secs_f64();
+        costs
+            .entry((tenant.to_owned(), install.to_owned()))
+            .or_default()
+            .clone()
     }
 
-    /// Run `work` for an install of a tenant on its lane; `None` if the
-    /// worker died.
+    /// Run `work` for the install whose record is `cost` on its lane;
+    /// `None` if the worker died.
     pub async fn run<T: Send + 'static>(
         &self,
-        tenant: &str,
-        install: &str,
+        cost: &Cost,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Option<T> {
-        let key = (tenant.to_owned(), install.to_owned());
-        let started = Instant::now();
-        let done = if self.is_slow(&key) {
-            let (reply, result) = tokio::sync::oneshot::channel();
-            let job: Job = Box::new(move || {
-                let _ = reply.send(work());
-            });
-            let sent = self
-                .slow
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .send(job);
-            match sent {
-                Ok(()) => result.await.ok(),
-                Err(_) => None,
-            }
-        } else {
-            tokio::task::spawn_blocking(work).await.ok()
+        let inline = self.inline
+            && tokio::runtime::Handle::try_current()
+                .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        // The call's own run time, not its wait for a thread: that is what
+        // it would hold a worker for.
+        let work = move || {
+            let started = Instant::now();
+            let done = work();
+            (done, started.elapsed())
         };
-        self.record(key, started.elapsed());
-        done
+        let done = match cost.lane(self.slow_lane, inline) {
+            Lane::Inline => Some(work()),
+            Lane::Slow => {
+                let (reply, result) = tokio::sync::oneshot::channel();
+                let job: Job = Box::new(move || {
+                    let _ = reply.send(work());
+                });
+                let sent = self
+                    .slow
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .send(job);
+                match sent {
+                    Ok(()) => result.await.ok(),
+                    Err(_) => None,
+                }
+            }
+            Lane::Pool => tokio::task::spawn_blocking(work).await.ok(),
+        };
+        let (done, took) = done?;
+        cost.record(took);
+        Some(done)
     }
 }
 
@@ -148,15 +228,19 @@ fn lower_priority() {}
 mod tests {
     use super::*;
 
+    fn thread() -> String {
+        std::thread::current().name().unwrap_or("").to_owned()
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_install_whose_calls_are_slow_moves_to_the_slow_lane_and_back() {
-        let lanes = Lanes::start(true);
-        let thread = || std::thread::current().name().unwrap_or("").to_owned();
+        let lanes = Lanes::start(true, false);
+        let (i, j) = (lanes.cost("t", "i"), lanes.cost("t", "j"));
         let slow = || {
             std::thread::sleep(SLOW * 3);
-            std::thread::current().name().unwrap_or("").to_owned()
+            thread()
         };
-        let first = lanes.run("t", "i", slow).await.expect("runs");
+        let first = lanes.run(&i, slow).await.expect("runs");
         assert!(
             !first.starts_with("mercato-slow"),
             "new installs start fast"
@@ -164,7 +248,7 @@ mod tests {
         let mut on_slow = false;
         for _ in 0..5 {
             on_slow |= lanes
-                .run("t", "i", slow)
+                .run(&i, slow)
                 .await
                 .expect("runs")
                 .starts_with("mercato-slow");
@@ -173,7 +257,7 @@ mod tests {
         // Another install of the tenant is not affected.
         assert!(
             !lanes
-                .run("t", "j", thread)
+                .run(&j, thread)
                 .await
                 .expect("runs")
                 .starts_with("mercato-slow")
@@ -182,11 +266,56 @@ mod tests {
         let mut back = false;
         for _ in 0..20 {
             back = !lanes
-                .run("t", "i", thread)
+                .run(&i, thread)
                 .await
                 .expect("runs")
                 .starts_with("mercato-slow");
         }
         assert!(back, "cheap calls move it back");
+    }
+
+    /// Whether `lanes` ran a call of `cost` on the caller's own thread.
+    async fn ran_inline(lanes: &Lanes, cost: &Cost, work: impl FnOnce() + Send + 'static) -> bool {
+        let caller = std::thread::current().id();
+        let ran = lanes
+            .run(cost, move || {
+                work();
+                std::thread::current().id()
+            })
+            .await
+            .expect("runs");
+        ran == caller
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_proven_cheap_install_runs_inline_until_one_call_runs_long() {
+        let lanes = Lanes::start(true, true);
+        let cost = lanes.cost("t", "i");
+        for n in 0..PROVEN {
+            assert!(
+                !ran_inline(&lanes, &cost, || ()).await,
+                "a new install starts on the pool (call {n})"
+            );
+        }
+        assert!(ran_inline(&lanes, &cost, || ()).await, "then runs inline");
+        // One long call takes it off the inline lane for the cooldown.
+        ran_inline(&lanes, &cost, || std::thread::sleep(INLINE_MAX * 2)).await;
+        for _ in 0..10 {
+            assert!(!ran_inline(&lanes, &cost, || ()).await);
+        }
+    }
+
+    #[test]
+    fn a_current_thread_runtime_never_runs_a_call_inline() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let lanes = Lanes::start(false, true);
+        let cost = lanes.cost("t", "i");
+        rt.block_on(async {
+            for _ in 0..PROVEN * 2 {
+                assert!(!ran_inline(&lanes, &cost, || ()).await);
+            }
+        });
     }
 }

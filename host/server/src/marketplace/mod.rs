@@ -37,7 +37,9 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use mercato_registry::notices::Notices;
-use mercato_registry::{Install, PackageVersion, Principal, Registry, RegistryError, Scope};
+use mercato_registry::{
+    Install, PackageVersion, Permission, Principal, Registry, RegistryError, Scope, SqlState,
+};
 use semver::Version;
 use serde_json::Value;
 
@@ -131,6 +133,8 @@ pub struct Active {
     pub call: Arc<CallContext>,
     /// Its limits.
     pub limits: Limits,
+    /// What its recent calls cost, which picks their lane.
+    lane: Arc<lanes::Cost>,
 }
 
 /// The registry and the runtime, joined.
@@ -147,6 +151,9 @@ pub struct Marketplace {
     tokens: Flights<String, Principal>,
     generation: AtomicI64,
     checked_at_ms: AtomicU64,
+    /// The runtime's state store when it is the database's, to take a
+    /// call's snapshot before the call runs.
+    state: Option<SqlState>,
     /// Other hosts' change notices (PostgreSQL) and how many were acted on.
     notices: Option<Arc<Notices>>,
     notices_seen: AtomicU64,
@@ -179,12 +186,13 @@ impl Marketplace {
             .ok()
             .and_then(|_| registry.notices());
         Marketplace {
+            state: None,
             notices,
             notices_seen: AtomicU64::new(0),
             registry,
             runtime,
             metrics: Metrics::new(),
-            lanes: lanes::Lanes::start(admission.slow_lane),
+            lanes: lanes::Lanes::start(admission.slow_lane, admission.inline),
             admission: Admission::new(admission),
             compiler: Arc::new(tokio::sync::Semaphore::new(1)),
             loaded: Flights::bounded(LOADED_CAPACITY),
@@ -195,6 +203,14 @@ impl Marketplace {
             checked_at_ms: AtomicU64::new(0),
             started: Instant::now(),
         }
+    }
+
+    /// Take each call's snapshot of its state from `state` (the store the
+    /// runtime was built with) before the call runs, so that a call whose
+    /// scope is in memory never waits for the database inside the sandbox.
+    pub fn with_state(mut self, state: SqlState) -> Self {
+        self.state = Some(state);
+        self
     }
 
     /// The registry, for reads: changes go through the marketplace's own
@@ -368,6 +384,7 @@ impl Marketplace {
                 track_events: install.tracking,
             }),
             limits: version.manifest.limits.resolve().within(tenant_caps),
+            lane: self.lanes.cost(tenant, id),
             component,
             version,
             install,
@@ -421,14 +438,20 @@ impl Marketplace {
                 return Err(refusal.into());
             }
         };
+        let started = Instant::now();
+        let snapshot = match &self.state {
+            Some(state) if active.call.grants.allows(Permission::Store) => {
+                state.prefetch(&active.call.scope).await
+            }
+            _ => None,
+        };
         let runtime = self.runtime.clone();
         let a = active.clone();
         let f = function.to_owned();
-        let started = Instant::now();
         let result = self
             .lanes
-            .run(&active.install.tenant, &active.install.id, move || {
-                runtime.invoke_json(&a.component, &a.call, &a.limits, &f, &args)
+            .run(&active.lane, move || {
+                runtime.invoke_json_from(&a.component, &a.call, &a.limits, &f, &args, snapshot)
             })
             .await;
         // Released here, not on the worker: the semaphores' locks are shared

@@ -45,14 +45,15 @@ pub async fn postgres() -> Database {
 
 /// A second host on the same database.
 pub fn market(db: Database) -> Arc<Marketplace> {
+    let state = SqlState::new(db.clone());
     let runtime = Arc::new(
         Runtime::builder()
-            .state(Arc::new(SqlState::new(db.clone())))
+            .state(Arc::new(state.clone()))
             .clock(|| NOW)
             .build()
             .unwrap(),
     );
-    Arc::new(Marketplace::new(Registry::new(db), runtime))
+    Arc::new(Marketplace::new(Registry::new(db), runtime).with_state(state))
 }
 
 pub async fn seeded(db: Database) -> Seeded {
