@@ -3,11 +3,14 @@
 //!
 //! - **inline**: on the async worker that serves the request, with no hand
 //!   over to another thread. For installs whose calls are known to be cheap
-//!   (a sales call is ~20–100 µs): at least [`PROVEN`] calls seen, their
-//!   moving average under [`INLINE`], and none above [`INLINE_MAX`] in the
-//!   last [`COOLDOWN`] calls. A call that needs the database after all
-//!   waits for it with the worker's other tasks handed to another thread,
-//!   so the worker never stalls them. Only on a multi-thread runtime.
+//!   (a sales call is ~20–100 µs of ~50 000 fuel): at least [`PROVEN`]
+//!   calls seen and none of the last [`COOLDOWN`] heavy (more than
+//!   [`INLINE_FUEL`] fuel, or ended by a limit). Judged by fuel, which
+//!   counts the work a call does, rather than by wall time, which on a busy
+//!   host also counts the time the call's thread waited for a core. A call
+//!   that needs the database there waits for it with the worker's other
+//!   tasks handed to another thread, so the worker never stalls them. Only
+//!   on a multi-thread runtime.
 //! - **pool**: the shared blocking pool. New installs start here, and
 //!   installs whose calls are neither cheap enough nor slow.
 //! - **slow**: a pool of threads under Linux's `SCHED_IDLE` policy, for
@@ -36,14 +39,11 @@ pub const SLOW: Duration = Duration::from_millis(20);
 /// Calls of an install seen before it may run inline.
 pub const PROVEN: u32 = 16;
 
-/// The moving average below which an install's calls run inline.
-pub const INLINE: Duration = Duration::from_micros(500);
+/// A call that burns more fuel than this (a few milliseconds of wasm) is
+/// heavy: its install leaves the inline lane for the next [`COOLDOWN`] calls.
+pub const INLINE_FUEL: u64 = 5_000_000;
 
-/// A call longer than this takes its install off the inline lane for the
-/// next [`COOLDOWN`] calls.
-pub const INLINE_MAX: Duration = Duration::from_millis(2);
-
-/// See [`INLINE_MAX`].
+/// See [`INLINE_FUEL`].
 pub const COOLDOWN: u32 = 1000;
 
 /// Threads of the slow lane: one per core. More would not add throughput
@@ -85,19 +85,19 @@ impl Cost {
         let c = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if slow_lane && c.average > SLOW.as_secs_f64() {
             Lane::Slow
-        } else if inline && c.calls >= PROVEN && c.cooldown == 0 && c.average < INLINE.as_secs_f64()
-        {
+        } else if inline && c.calls >= PROVEN && c.cooldown == 0 {
             Lane::Inline
         } else {
             Lane::Pool
         }
     }
 
-    fn record(&self, took: Duration) {
+    /// Note a call that ran `took` and was `heavy` (see [`INLINE_FUEL`]).
+    pub fn record(&self, took: Duration, heavy: bool) {
         let mut c = self.state.lock().unwrap_or_else(|p| p.into_inner());
         c.average = 0.7 * c.average + 0.3 * took.as_secs_f64();
         c.calls = c.calls.saturating_add(1);
-        c.cooldown = if took > INLINE_MAX {
+        c.cooldown = if heavy {
             COOLDOWN
         } else {
             c.cooldown.saturating_sub(1)
@@ -167,12 +167,14 @@ impl Lanes {
             .clone()
     }
 
-    /// Run `work` for the install whose record is `cost` on its lane;
+    /// Run `work` for the install whose record is `cost` on its lane, and
+    /// note its cost (`heavy` says whether its result was a heavy call);
     /// `None` if the worker died.
     pub async fn run<T: Send + 'static>(
         &self,
         cost: &Cost,
         work: impl FnOnce() -> T + Send + 'static,
+        heavy: impl FnOnce(&T) -> bool,
     ) -> Option<T> {
         let inline = self.inline
             && tokio::runtime::Handle::try_current()
@@ -204,7 +206,7 @@ impl Lanes {
             Lane::Pool => tokio::task::spawn_blocking(work).await.ok(),
         };
         let (done, took) = done?;
-        cost.record(took);
+        cost.record(took, heavy(&done));
         Some(done)
     }
 }
@@ -240,7 +242,7 @@ mod tests {
             std::thread::sleep(SLOW * 3);
             thread()
         };
-        let first = lanes.run(&i, slow).await.expect("runs");
+        let first = lanes.run(&i, slow, |_| false).await.expect("runs");
         assert!(
             !first.starts_with("mercato-slow"),
             "new installs start fast"
@@ -248,7 +250,7 @@ mod tests {
         let mut on_slow = false;
         for _ in 0..5 {
             on_slow |= lanes
-                .run(&i, slow)
+                .run(&i, slow, |_| false)
                 .await
                 .expect("runs")
                 .starts_with("mercato-slow");
@@ -257,7 +259,7 @@ mod tests {
         // Another install of the tenant is not affected.
         assert!(
             !lanes
-                .run(&j, thread)
+                .run(&j, thread, |_| false)
                 .await
                 .expect("runs")
                 .starts_with("mercato-slow")
@@ -266,7 +268,7 @@ mod tests {
         let mut back = false;
         for _ in 0..20 {
             back = !lanes
-                .run(&i, thread)
+                .run(&i, thread, |_| false)
                 .await
                 .expect("runs")
                 .starts_with("mercato-slow");
@@ -275,34 +277,37 @@ mod tests {
     }
 
     /// Whether `lanes` ran a call of `cost` on the caller's own thread.
-    async fn ran_inline(lanes: &Lanes, cost: &Cost, work: impl FnOnce() + Send + 'static) -> bool {
+    /// Whether `lanes` ran a call of `cost` on the caller's own thread; the
+    /// call is `heavy` or not.
+    async fn ran_inline(lanes: &Lanes, cost: &Cost, heavy: bool) -> bool {
         let caller = std::thread::current().id();
         let ran = lanes
-            .run(cost, move || {
-                work();
-                std::thread::current().id()
-            })
+            .run(cost, || std::thread::current().id(), |_| heavy)
             .await
             .expect("runs");
         ran == caller
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_proven_cheap_install_runs_inline_until_one_call_runs_long() {
+    async fn a_proven_cheap_install_runs_inline_until_a_heavy_call() {
         let lanes = Lanes::start(true, true);
         let cost = lanes.cost("t", "i");
         for n in 0..PROVEN {
             assert!(
-                !ran_inline(&lanes, &cost, || ()).await,
+                !ran_inline(&lanes, &cost, false).await,
                 "a new install starts on the pool (call {n})"
             );
         }
-        assert!(ran_inline(&lanes, &cost, || ()).await, "then runs inline");
-        // One long call takes it off the inline lane for the cooldown.
-        ran_inline(&lanes, &cost, || std::thread::sleep(INLINE_MAX * 2)).await;
-        for _ in 0..10 {
-            assert!(!ran_inline(&lanes, &cost, || ()).await);
+        assert!(ran_inline(&lanes, &cost, false).await, "then runs inline");
+        // One heavy call takes it off the inline lane for the cooldown.
+        ran_inline(&lanes, &cost, true).await;
+        for _ in 0..COOLDOWN {
+            assert!(!ran_inline(&lanes, &cost, false).await);
         }
+        assert!(
+            ran_inline(&lanes, &cost, false).await,
+            "back after the cooldown"
+        );
     }
 
     #[test]
@@ -314,7 +319,7 @@ mod tests {
         let cost = lanes.cost("t", "i");
         rt.block_on(async {
             for _ in 0..PROVEN * 2 {
-                assert!(!ran_inline(&lanes, &cost, || ()).await);
+                assert!(!ran_inline(&lanes, &cost, false).await);
             }
         });
     }

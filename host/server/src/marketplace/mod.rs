@@ -450,9 +450,16 @@ impl Marketplace {
         let f = function.to_owned();
         let result = self
             .lanes
-            .run(&active.lane, move || {
-                runtime.invoke_json_from(&a.component, &a.call, &a.limits, &f, &args, snapshot)
-            })
+            .run(
+                &active.lane,
+                move || {
+                    runtime.invoke_json_from(&a.component, &a.call, &a.limits, &f, &args, snapshot)
+                },
+                |result| match result {
+                    Ok(outcome) => outcome.fuel_used > lanes::INLINE_FUEL,
+                    Err(e) => e.limit().is_some(),
+                },
+            )
             .await;
         // Released here, not on the worker: the semaphores' locks are shared
         // with every tenant's admission, and a slow-lane thread holding one
