@@ -68,7 +68,9 @@ impl Host for Sandbox {
     fn list_keys(&mut self, prefix: String) -> wasmtime::Result<Vec<String>> {
         self.require(Permission::Store, "store.list-keys")?;
         self.base()?;
-        let mut keys: std::collections::BTreeSet<String> = match &self.tx.entries {
+        // Ascending already (a snapshot is a sorted map; the store answers
+        // in order).
+        let stored: Vec<String> = match &self.tx.entries {
             Some(entries) => entries
                 .range(prefix.clone()..)
                 .take_while(|(k, _)| k.starts_with(&prefix))
@@ -77,14 +79,19 @@ impl Host for Sandbox {
             None => self
                 .state
                 .list_keys(&self.call.scope, &prefix)
-                .map_err(Fault::from)?
-                .into_iter()
-                .collect(),
+                .map_err(Fault::from)?,
         };
-        for (key, value) in self.tx.writes.range(prefix.clone()..) {
-            if !key.starts_with(&prefix) {
-                break;
-            }
+        let mut staged = self
+            .tx
+            .writes
+            .range(prefix.clone()..)
+            .take_while(|(key, _)| key.starts_with(&prefix))
+            .peekable();
+        if staged.peek().is_none() {
+            return Ok(stored);
+        }
+        let mut keys: std::collections::BTreeSet<String> = stored.into_iter().collect();
+        for (key, value) in staged {
             match value {
                 Some(_) => keys.insert(key.clone()),
                 None => keys.remove(key),
