@@ -291,7 +291,8 @@ impl Runtime {
     ) -> Result<Outcome, InvokeError> {
         let started = Instant::now();
         let now_ms = (self.clock)();
-        let lock = self.scope_lock(&call.scope);
+        let held = self.scope_lock(&call.scope);
+        let lock = held.lock();
         let mut budget = Budget {
             fuel: limits.fuel,
             deadline: started + limits.deadline(),
@@ -364,12 +365,17 @@ impl Runtime {
         })
     }
 
-    fn scope_lock(&self, scope: &Scope) -> Arc<RwLock<()>> {
+    fn scope_lock<'a>(&'a self, scope: &'a Scope) -> HeldScope<'a> {
         let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(lock) = locks.get(scope) {
-            return lock.clone();
+        let lock = match locks.get(scope) {
+            Some(lock) => lock.clone(),
+            None => locks.entry(scope.clone()).or_default().clone(),
+        };
+        HeldScope {
+            locks: &self.locks,
+            scope,
+            lock: Some(lock),
         }
-        locks.entry(scope.clone()).or_default().clone()
     }
 
     /// Whether loading `digest` would come from the disk cache (no compile).
@@ -768,4 +774,34 @@ fn across_attempts(error: InvokeError, attempt: u32) -> InvokeError {
 fn last_lines(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join(" | ")
+}
+
+/// A scope's retry lock, taken for one invocation. The map entry goes when
+/// the last invocation of the scope ends, so the map holds only the scopes
+/// being called, however many tenants the host has served.
+struct HeldScope<'a> {
+    locks: &'a Mutex<HashMap<Scope, Arc<RwLock<()>>>>,
+    scope: &'a Scope,
+    /// Always `Some` until dropped.
+    lock: Option<Arc<RwLock<()>>>,
+}
+
+impl HeldScope<'_> {
+    fn lock(&self) -> &RwLock<()> {
+        self.lock.as_deref().unwrap_or(&UNLOCKED)
+    }
+}
+
+/// Never used: `HeldScope::lock` is set until the guard drops.
+static UNLOCKED: RwLock<()> = RwLock::new(());
+
+impl Drop for HeldScope<'_> {
+    fn drop(&mut self) {
+        let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+        // Dropped under the map's lock, so the count below is exact.
+        self.lock = None;
+        if locks.get(self.scope).map(Arc::strong_count) == Some(1) {
+            locks.remove(self.scope);
+        }
+    }
 }

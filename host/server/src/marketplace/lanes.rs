@@ -46,6 +46,10 @@ pub const INLINE_FUEL: u64 = 5_000_000;
 /// See [`INLINE_FUEL`].
 pub const COOLDOWN: u32 = 1000;
 
+/// Cost records kept for installs no longer resolved on this host, before
+/// they are dropped (a dropped install starts over on the pool lane).
+const COSTS_KEPT: usize = 100_000;
+
 /// Threads of the slow lane: one per core. More would not add throughput
 /// (its calls burn CPU), and each extra idle-policy thread dilutes the share
 /// of one that holds a lock another call waits on (a lock in the instance
@@ -161,6 +165,10 @@ impl Lanes {
     /// The cost record of an install of a tenant.
     pub fn cost(&self, tenant: &str, install: &str) -> Arc<Cost> {
         let mut costs = self.costs.lock().unwrap_or_else(|p| p.into_inner());
+        if costs.len() >= COSTS_KEPT {
+            // Keep the records of installs still resolved (held elsewhere).
+            costs.retain(|_, cost| Arc::strong_count(cost) > 1);
+        }
         costs
             .entry((tenant.to_owned(), install.to_owned()))
             .or_default()
