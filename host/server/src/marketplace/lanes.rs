@@ -4,8 +4,10 @@
 //! - **inline**: on the async worker that serves the request, with no hand
 //!   over to another thread. For installs whose calls are known to be cheap
 //!   (a sales call is ~20–100 µs of ~50 000 fuel): at least [`PROVEN`]
-//!   calls seen and none of the last [`COOLDOWN`] heavy (more than
-//!   [`INLINE_FUEL`] fuel, or ended by a limit). Judged by fuel, which
+//!   calls of the install's component version seen (in any tenant, so a
+//!   host with many tenants of few calls each still runs them inline) and
+//!   none of the version's or the install's last [`COOLDOWN`] heavy (more
+//!   than [`INLINE_FUEL`] fuel, or ended by a limit). Judged by fuel, which
 //!   counts the work a call does, rather than by wall time, which on a busy
 //!   host also counts the time the call's thread waited for a core. A call
 //!   that needs the database there waits for it with the worker's other
@@ -84,20 +86,40 @@ enum Lane {
     Slow,
 }
 
-impl Cost {
+/// The cost records a call is judged by: its install's (wall time, for the
+/// slow lane) and its component version's (for the inline lane).
+#[derive(Debug, Clone)]
+pub(crate) struct Costs {
+    install: Arc<Cost>,
+    code: Arc<Cost>,
+}
+
+impl Costs {
     fn lane(&self, slow_lane: bool, inline: bool) -> Lane {
-        let c = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if slow_lane && c.average > SLOW.as_secs_f64() {
-            Lane::Slow
-        } else if inline && c.calls >= PROVEN && c.cooldown == 0 {
+        let (average, install_cooldown) = {
+            let c = self.install.state.lock().unwrap_or_else(|p| p.into_inner());
+            (c.average, c.cooldown)
+        };
+        if slow_lane && average > SLOW.as_secs_f64() {
+            return Lane::Slow;
+        }
+        let code = self.code.state.lock().unwrap_or_else(|p| p.into_inner());
+        if inline && code.calls >= PROVEN && code.cooldown == 0 && install_cooldown == 0 {
             Lane::Inline
         } else {
             Lane::Pool
         }
     }
 
+    fn record(&self, took: Duration, heavy: bool) {
+        self.install.record(took, heavy);
+        self.code.record(took, heavy);
+    }
+}
+
+impl Cost {
     /// Note a call that ran `took` and was `heavy` (see [`INLINE_FUEL`]).
-    pub fn record(&self, took: Duration, heavy: bool) {
+    fn record(&self, took: Duration, heavy: bool) {
         let mut c = self.state.lock().unwrap_or_else(|p| p.into_inner());
         c.average = 0.7 * c.average + 0.3 * took.as_secs_f64();
         c.calls = c.calls.saturating_add(1);
@@ -116,6 +138,8 @@ pub(crate) struct Lanes {
     /// Per (tenant, install), kept across cache drops so that an install's
     /// history outlives the registry changes of other tenants.
     costs: Mutex<HashMap<(String, String), Arc<Cost>>>,
+    /// Per component version (`publisher/name@version`).
+    code: Mutex<HashMap<String, Arc<Cost>>>,
     slow_lane: bool,
     inline: bool,
 }
@@ -157,22 +181,34 @@ impl Lanes {
         Lanes {
             slow: Mutex::new(send),
             costs: Mutex::new(HashMap::new()),
+            code: Mutex::new(HashMap::new()),
             slow_lane: enabled,
             inline,
         }
     }
 
-    /// The cost record of an install of a tenant.
-    pub fn cost(&self, tenant: &str, install: &str) -> Arc<Cost> {
-        let mut costs = self.costs.lock().unwrap_or_else(|p| p.into_inner());
-        if costs.len() >= COSTS_KEPT {
-            // Keep the records of installs still resolved (held elsewhere).
-            costs.retain(|_, cost| Arc::strong_count(cost) > 1);
-        }
-        costs
-            .entry((tenant.to_owned(), install.to_owned()))
-            .or_default()
-            .clone()
+    /// The cost records of an install of a tenant that runs `code` (its
+    /// component version, `publisher/name@version`).
+    pub fn costs(&self, tenant: &str, install: &str, code: &str) -> Costs {
+        let install = {
+            let mut costs = self.costs.lock().unwrap_or_else(|p| p.into_inner());
+            if costs.len() >= COSTS_KEPT {
+                // Keep the records of installs still resolved (held elsewhere).
+                costs.retain(|_, cost| Arc::strong_count(cost) > 1);
+            }
+            costs
+                .entry((tenant.to_owned(), install.to_owned()))
+                .or_default()
+                .clone()
+        };
+        let code = {
+            let mut versions = self.code.lock().unwrap_or_else(|p| p.into_inner());
+            if versions.len() >= COSTS_KEPT {
+                versions.retain(|_, cost| Arc::strong_count(cost) > 1);
+            }
+            versions.entry(code.to_owned()).or_default().clone()
+        };
+        Costs { install, code }
     }
 
     /// Run `work` for the install whose record is `cost` on its lane, and
@@ -180,7 +216,7 @@ impl Lanes {
     /// `None` if the worker died.
     pub async fn run<T: Send + 'static>(
         &self,
-        cost: &Cost,
+        cost: &Costs,
         work: impl FnOnce() -> T + Send + 'static,
         heavy: impl FnOnce(&T) -> bool,
     ) -> Option<T> {
@@ -245,7 +281,10 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_install_whose_calls_are_slow_moves_to_the_slow_lane_and_back() {
         let lanes = Lanes::start(true, false);
-        let (i, j) = (lanes.cost("t", "i"), lanes.cost("t", "j"));
+        let (i, j) = (
+            lanes.costs("t", "i", "p/c@1"),
+            lanes.costs("t", "j", "p/c@1"),
+        );
         let slow = || {
             std::thread::sleep(SLOW * 3);
             thread()
@@ -287,7 +326,7 @@ mod tests {
     /// Whether `lanes` ran a call of `cost` on the caller's own thread.
     /// Whether `lanes` ran a call of `cost` on the caller's own thread; the
     /// call is `heavy` or not.
-    async fn ran_inline(lanes: &Lanes, cost: &Cost, heavy: bool) -> bool {
+    async fn ran_inline(lanes: &Lanes, cost: &Costs, heavy: bool) -> bool {
         let caller = std::thread::current().id();
         let ran = lanes
             .run(cost, || std::thread::current().id(), |_| heavy)
@@ -299,7 +338,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_proven_cheap_install_runs_inline_until_a_heavy_call() {
         let lanes = Lanes::start(true, true);
-        let cost = lanes.cost("t", "i");
+        let cost = lanes.costs("t", "i", "p/c@1");
         for n in 0..PROVEN {
             assert!(
                 !ran_inline(&lanes, &cost, false).await,
@@ -307,6 +346,10 @@ mod tests {
             );
         }
         assert!(ran_inline(&lanes, &cost, false).await, "then runs inline");
+        // Another tenant's install of the same version is proven already.
+        let other = lanes.costs("u", "i", "p/c@1");
+        assert!(ran_inline(&lanes, &other, false).await);
+        assert!(!ran_inline(&lanes, &lanes.costs("u", "j", "p/d@1"), false).await);
         // One heavy call takes it off the inline lane for the cooldown.
         ran_inline(&lanes, &cost, true).await;
         for _ in 0..COOLDOWN {
@@ -324,7 +367,7 @@ mod tests {
             .build()
             .expect("runtime");
         let lanes = Lanes::start(false, true);
-        let cost = lanes.cost("t", "i");
+        let cost = lanes.costs("t", "i", "p/c@1");
         rt.block_on(async {
             for _ in 0..PROVEN * 2 {
                 assert!(!ran_inline(&lanes, &cost, false).await);

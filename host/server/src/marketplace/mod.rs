@@ -133,8 +133,8 @@ pub struct Active {
     pub call: Arc<CallContext>,
     /// Its limits.
     pub limits: Limits,
-    /// What its recent calls cost, which picks their lane.
-    lane: Arc<lanes::Cost>,
+    /// What its recent calls (and its version's) cost, which picks their lane.
+    lane: lanes::Costs,
 }
 
 /// The registry and the runtime, joined.
@@ -384,7 +384,9 @@ impl Marketplace {
                 track_events: install.tracking,
             }),
             limits: version.manifest.limits.resolve().within(tenant_caps),
-            lane: self.lanes.cost(tenant, id),
+            lane: self
+                .lanes
+                .costs(tenant, id, &format!("{}@{}", version.name, version.version)),
             component,
             version,
             install,
