@@ -277,11 +277,17 @@ impl SqlState {
         Ok(Some((m, true)))
     }
 
-    /// Bring `m` up to the database's copy (PostgreSQL, after another host
-    /// committed): one statement, so the entries match the version.
-    fn reload(&self, scope: &Scope, m: &Mirrored) -> Result<Snapshot, StateError> {
-        let (version, entries) = self.db_load(scope)?;
-        Ok(self.install_load(scope, m, version, entries))
+    /// What `m`'s copy is worth against the database's `version` and
+    /// `usage` of the scope (PostgreSQL, where other hosts write).
+    fn check(&self, m: &Mirrored, version: Version, usage: Usage) -> Check {
+        let held = m.snapshot();
+        if held.version >= version {
+            Check::Current(held)
+        } else if usage.bytes > self.mirror.max_scope() {
+            Check::TooLarge
+        } else {
+            Check::Stale
+        }
     }
 
     /// Put a copy of the scope read at `version` into `m` if it is newer
@@ -376,16 +382,15 @@ impl SqlState {
         }
         self.round_trips.fetch_add(1, Ordering::Relaxed);
         let (version, usage) = self.query_scope(scope).await.ok()?;
-        let held = m.snapshot();
-        if held.version >= version {
-            return Some(held);
+        match self.check(&m, version, usage) {
+            Check::Current(held) => Some(held),
+            Check::TooLarge => None,
+            Check::Stale => {
+                self.round_trips.fetch_add(1, Ordering::Relaxed);
+                let (version, entries) = self.query_load(scope).await.ok()?;
+                Some(self.install_load(scope, &m, version, entries))
+            }
         }
-        if usage.bytes > self.mirror.max_scope() {
-            return None;
-        }
-        self.round_trips.fetch_add(1, Ordering::Relaxed);
-        let (version, entries) = self.query_load(scope).await.ok()?;
-        Some(self.install_load(scope, &m, version, entries))
     }
 
     fn block<T>(&self, f: impl Future<Output = Result<T, sqlx::Error>>) -> Result<T, StateError> {
@@ -658,6 +663,16 @@ impl SqlState {
     }
 }
 
+/// A mirrored copy checked against the database's version of its scope.
+enum Check {
+    /// As new as the database's: read from it.
+    Current(Snapshot),
+    /// Behind, and the scope is now too large to mirror.
+    TooLarge,
+    /// Behind: reload it.
+    Stale,
+}
+
 /// What a commit's statements found.
 enum Applied {
     /// Applied (not yet committed): the version and usage after it.
@@ -707,20 +722,24 @@ impl StateStore for SqlState {
             return Ok(m.snapshot());
         }
         let (version, usage) = self.db_scope(scope)?;
-        let held = m.snapshot();
-        if held.version >= version {
-            return Ok(held);
+        match self.check(&m, version, usage) {
+            Check::Current(held) => Ok(held),
+            Check::TooLarge => {
+                // Grown too large to mirror: it loads as unmirrored next time.
+                let _order = m.commit.lock().unwrap_or_else(|p| p.into_inner());
+                self.mirror.forget(scope, &m);
+                Ok(Snapshot {
+                    version,
+                    entries: None,
+                })
+            }
+            Check::Stale => {
+                // Another host committed: reload in one statement, so the
+                // entries match the version.
+                let (version, entries) = self.db_load(scope)?;
+                Ok(self.install_load(scope, &m, version, entries))
+            }
         }
-        if usage.bytes > self.mirror.max_scope() {
-            // Grown too large to mirror: it loads as unmirrored next time.
-            let _order = m.commit.lock().unwrap_or_else(|p| p.into_inner());
-            self.mirror.forget(scope, &m);
-            return Ok(Snapshot {
-                version,
-                entries: None,
-            });
-        }
-        self.reload(scope, &m)
     }
 
     fn get(&self, scope: &Scope, key: &str) -> Result<Option<Vec<u8>>, StateError> {

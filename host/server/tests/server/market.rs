@@ -102,6 +102,22 @@ async fn eventually<F: Future<Output = bool>>(what: &str, mut done: impl FnMut()
     }
 }
 
+/// Enable or disable the seeded livestream-booking install as its director.
+async fn set_enabled(a: &Seeded, enabled: bool) {
+    a.market
+        .update(
+            &a.director.0,
+            "acme",
+            "livestream-booking",
+            InstallUpdate {
+                enabled: Some(enabled),
+                ..InstallUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+}
+
 /// A host listening on PostgreSQL hears a change committed through another
 /// host's registry (the audit head's trigger notifies).
 #[tokio::test(flavor = "multi_thread")]
@@ -112,18 +128,7 @@ async fn a_host_hears_changes_made_by_another() {
     // The first count is the connection itself.
     eventually("listening", || async { notices.heard() > 0 }).await;
     let heard = notices.heard();
-    a.market
-        .update(
-            &a.director.0,
-            "acme",
-            "livestream-booking",
-            InstallUpdate {
-                enabled: Some(false),
-                ..InstallUpdate::default()
-            },
-        )
-        .await
-        .unwrap();
+    set_enabled(&a, false).await;
     eventually("the change notice", || async { notices.heard() > heard }).await;
     let (_dir, sqlite) = sqlite().await;
     assert!(
@@ -179,18 +184,7 @@ async fn hosts_sharing_postgres_see_each_others_changes() {
     }
 
     // Disabled through host A: host B refuses soon after.
-    a.market
-        .update(
-            &a.director.0,
-            "acme",
-            "livestream-booking",
-            InstallUpdate {
-                enabled: Some(false),
-                ..InstallUpdate::default()
-            },
-        )
-        .await
-        .unwrap();
+    set_enabled(&a, false).await;
     eventually("host B refuses the disabled install", || async {
         matches!(list(b.clone()).await, Err(MarketError::Disabled { .. }))
     })
@@ -198,18 +192,7 @@ async fn hosts_sharing_postgres_see_each_others_changes() {
 
     // Enabled again, then the signing key revoked through host A: host B
     // stops running code signed with it.
-    a.market
-        .update(
-            &a.director.0,
-            "acme",
-            "livestream-booking",
-            InstallUpdate {
-                enabled: Some(true),
-                ..InstallUpdate::default()
-            },
-        )
-        .await
-        .unwrap();
+    set_enabled(&a, true).await;
     eventually("host B serves it enabled again", || async {
         list(b.clone()).await.is_ok()
     })
