@@ -8,6 +8,7 @@ pub mod access;
 mod admin;
 mod auth;
 mod customers;
+mod drain;
 mod error;
 mod extract;
 mod inbox;
@@ -185,5 +186,8 @@ pub fn app(market: Arc<Marketplace>) -> Router {
         ))
         .fallback(|| async { ApiError::not_found("no-route", "no such route".to_owned()) })
         .layer(axum::middleware::from_fn(extract::refuse_nul))
+        // Outermost, so every early refusal above still lets the client
+        // finish sending and read the answer.
+        .layer(axum::middleware::from_fn(drain::unread_bodies))
         .with_state(market)
 }

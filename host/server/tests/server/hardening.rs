@@ -251,3 +251,81 @@ async fn refusals_speak_the_envelope_on_postgres() {
     let db = crate::market::postgres().await;
     refusals_on(db).await;
 }
+
+/// Send `body` over a real socket in full, then read the whole answer: the
+/// status and the envelope. A server that answered and closed while the body
+/// was still arriving makes `write_all` fail with a broken pipe or a reset.
+fn send_over_socket(
+    address: std::net::SocketAddr,
+    token: &str,
+    path: &str,
+    body: &[u8],
+) -> std::io::Result<(u16, Value)> {
+    use std::io::{Read, Write};
+    let mut socket = std::net::TcpStream::connect(address)?;
+    write!(
+        socket,
+        "POST {path} HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/octet-stream\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n",
+        body.len()
+    )?;
+    socket.write_all(body)?;
+    let mut answer = Vec::new();
+    socket.read_to_end(&mut answer)?;
+    let text = String::from_utf8_lossy(&answer);
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let envelope = text
+        .split_once("\r\n\r\n")
+        .and_then(|(_, b)| serde_json::from_str(b).ok())
+        .unwrap_or(Value::Null);
+    Ok((status, envelope))
+}
+
+/// Refusals decided before the body is read (wrong role, over the size
+/// limit, a NUL in the path) reach a client that is still uploading: the
+/// answer is read in full, never a broken pipe.
+#[tokio::test(flavor = "multi_thread")]
+async fn early_refusals_reach_a_client_still_uploading() {
+    let (_dir, db) = crate::market::sqlite().await;
+    let seeded = crate::market::seeded(db).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let router = app(seeded.market.clone());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    // Far more than the kernel buffers between two sockets hold, so the
+    // server must read it for `write_all` to finish.
+    let large = vec![7u8; 12 * 1024 * 1024];
+    let over = vec![7u8; mercato_registry::versions::MAX_PACKAGE_BYTES + 1];
+    let rep = seeded.rep.1.clone();
+    let developer = seeded.developer.1.clone();
+    let cases = [
+        (rep.clone(), "/v1/packages", large.clone(), 403, "forbidden"),
+        (
+            "nobody".to_owned(),
+            "/v1/packages",
+            large.clone(),
+            401,
+            "unauthenticated",
+        ),
+        (developer.clone(), "/v1/packages", over, 413, "too-large"),
+        (developer, "/v1/packages%00", large, 422, "invalid-input"),
+    ];
+    for (token, path, body, status, code) in cases {
+        let answer =
+            tokio::task::spawn_blocking(move || send_over_socket(address, &token, path, &body))
+                .await
+                .unwrap();
+        let (got, envelope) = answer.unwrap_or_else(|e| panic!("{path} as {code}: {e}"));
+        assert_eq!(
+            (got, envelope["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{envelope}"
+        );
+    }
+}
