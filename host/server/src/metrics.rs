@@ -1,7 +1,16 @@
 //! Invocation metrics in Prometheus text: calls, errors by kind and by
 //! limit, fuel used and latency, per tenant and component.
+//!
+//! An install's series are found through one index (no label strings built
+//! per call). Past [`SERIES_KEPT`] installs, those without a call for
+//! [`SERIES_IDLE`] are dropped from the exposition, so a host serving many
+//! tenants holds series only for those calling; one that calls again starts
+//! its counters afresh, which Prometheus reads as a counter reset.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -45,6 +54,11 @@ pub struct Summary {
     pub p95_seconds: Option<f64>,
 }
 
+/// Installs whose series are kept whatever their age.
+pub const SERIES_KEPT: usize = 10_000;
+/// Past [`SERIES_KEPT`], an install's series without a call this long go.
+pub const SERIES_IDLE: Duration = Duration::from_secs(15 * 60);
+
 /// The host's metrics.
 #[derive(Debug)]
 pub struct Metrics {
@@ -54,6 +68,31 @@ pub struct Metrics {
     fuel: Family<Call, Counter>,
     latency: Family<Call, Histogram, fn() -> Histogram>,
     refused: Family<Call, Counter>,
+    index: Mutex<Index>,
+    started: Instant,
+    kept: usize,
+    idle: Duration,
+}
+
+/// One install's series, shared with the families that expose them.
+#[derive(Debug)]
+struct Series {
+    labels: Call,
+    invocations: Counter,
+    fuel: Counter,
+    latency: Histogram,
+    /// The error label sets this install has, to drop with it.
+    failures: Mutex<Vec<Failure>>,
+    /// Seconds since the metrics started, at its latest call.
+    last_call: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct Index {
+    by_tenant: HashMap<String, HashMap<String, Arc<Series>>>,
+    len: usize,
+    /// Look for idle series when `len` passes this.
+    high_water: usize,
 }
 
 impl Default for Metrics {
@@ -104,17 +143,101 @@ impl Metrics {
             fuel,
             latency,
             refused,
+            index: Mutex::new(Index {
+                high_water: SERIES_KEPT,
+                ..Index::default()
+            }),
+            started: Instant::now(),
+            kept: SERIES_KEPT,
+            idle: SERIES_IDLE,
         }
+    }
+
+    /// Metrics keeping `kept` installs' series whatever their age, and
+    /// dropping those idle for `idle` past that (tests use small figures).
+    pub fn with_retention(kept: usize, idle: Duration) -> Self {
+        let mut metrics = Self::new();
+        metrics.kept = kept;
+        metrics.idle = idle;
+        metrics
+            .index
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .high_water = kept;
+        metrics
+    }
+
+    /// Installs with series held.
+    pub fn series_held(&self) -> usize {
+        self.index.lock().unwrap_or_else(|p| p.into_inner()).len
+    }
+
+    fn now(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
+
+    /// The install's series, made on its first call.
+    fn series(&self, tenant: &str, component: &str) -> Arc<Series> {
+        let now = self.now();
+        let mut index = self.index.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(series) = index.by_tenant.get(tenant).and_then(|c| c.get(component)) {
+            series.last_call.store(now, Ordering::Relaxed);
+            return series.clone();
+        }
+        if index.len >= index.high_water {
+            self.drop_idle(&mut index, now);
+        }
+        let labels = Call {
+            tenant: tenant.to_owned(),
+            component: component.to_owned(),
+        };
+        let series = Arc::new(Series {
+            invocations: self.invocations.get_or_create_owned(&labels),
+            fuel: self.fuel.get_or_create_owned(&labels),
+            latency: self.latency.get_or_create_owned(&labels),
+            labels,
+            failures: Mutex::new(Vec::new()),
+            last_call: AtomicU64::new(now),
+        });
+        index
+            .by_tenant
+            .entry(tenant.to_owned())
+            .or_default()
+            .insert(component.to_owned(), series.clone());
+        index.len += 1;
+        series
+    }
+
+    /// Drop the series of installs without a call for `idle`.
+    fn drop_idle(&self, index: &mut Index, now: u64) {
+        let idle = self.idle.as_secs();
+        let mut dropped = 0;
+        index.by_tenant.retain(|_, components| {
+            components.retain(|_, series| {
+                let keep = now.saturating_sub(series.last_call.load(Ordering::Relaxed)) < idle;
+                if !keep {
+                    self.invocations.remove(&series.labels);
+                    self.fuel.remove(&series.labels);
+                    self.latency.remove(&series.labels);
+                    self.refused.remove(&series.labels);
+                    let failures = series.failures.lock().unwrap_or_else(|p| p.into_inner());
+                    for failure in failures.iter() {
+                        self.errors.remove(failure);
+                    }
+                    dropped += 1;
+                }
+                keep
+            });
+            !components.is_empty()
+        });
+        index.len -= dropped;
+        index.high_water = (2 * index.len).max(self.kept);
     }
 
     /// Count a call that admission refused.
     pub fn refused(&self, tenant: &str, component: &str) {
-        self.refused
-            .get_or_create(&Call {
-                tenant: tenant.to_owned(),
-                component: component.to_owned(),
-            })
-            .inc();
+        let series = self.series(tenant, component);
+        self.refused.get_or_create(&series.labels).inc();
     }
 
     /// Count one invocation.
@@ -125,27 +248,25 @@ impl Metrics {
         elapsed: Duration,
         result: &Result<Outcome, InvokeError>,
     ) {
-        let call = Call {
-            tenant: tenant.to_owned(),
-            component: component.to_owned(),
-        };
-        self.invocations.get_or_create(&call).inc();
-        self.latency
-            .get_or_create(&call)
-            .observe(elapsed.as_secs_f64());
+        let series = self.series(tenant, component);
+        series.invocations.inc();
+        series.latency.observe(elapsed.as_secs_f64());
         match result {
             Ok(outcome) => {
-                self.fuel.get_or_create(&call).inc_by(outcome.fuel_used);
+                series.fuel.inc_by(outcome.fuel_used);
             }
             Err(e) => {
-                self.errors
-                    .get_or_create(&Failure {
-                        tenant: call.tenant,
-                        component: call.component,
-                        kind: e.code().to_owned(),
-                        limit: e.limit().map(|l| l.as_str().to_owned()).unwrap_or_default(),
-                    })
-                    .inc();
+                let failure = Failure {
+                    tenant: series.labels.tenant.clone(),
+                    component: series.labels.component.clone(),
+                    kind: e.code().to_owned(),
+                    limit: e.limit().map(|l| l.as_str().to_owned()).unwrap_or_default(),
+                };
+                self.errors.get_or_create(&failure).inc();
+                let mut known = series.failures.lock().unwrap_or_else(|p| p.into_inner());
+                if !known.contains(&failure) {
+                    known.push(failure);
+                }
             }
         }
     }
@@ -260,5 +381,55 @@ mod tests {
         );
         let lab = s.iter().find(|s| s.component == "lab").unwrap();
         assert_eq!(lab.errors, vec![("limit:fuel".to_owned(), 1)]);
+    }
+
+    fn tenants_exposed(m: &Metrics) -> std::collections::BTreeSet<String> {
+        m.render()
+            .lines()
+            .filter_map(|l| l.split_once("tenant=\"")?.1.split_once('"'))
+            .map(|(t, _)| t.to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn past_the_kept_count_idle_installs_series_go_and_busy_ones_stay() {
+        let busy = Err(InvokeError::Busy);
+        // Nothing is idle within the hour: every series stays.
+        let m = Metrics::with_retention(4, Duration::from_secs(3600));
+        for t in 0..10 {
+            m.record(
+                &format!("t{t}"),
+                "booking",
+                Duration::from_micros(30),
+                &busy,
+            );
+        }
+        assert_eq!(m.series_held(), 10);
+        assert_eq!(tenants_exposed(&m).len(), 10);
+        // Everything is idle at once: each pruning keeps only the newest.
+        let m = Metrics::with_retention(4, Duration::ZERO);
+        for t in 0..10 {
+            m.record(
+                &format!("t{t}"),
+                "booking",
+                Duration::from_micros(30),
+                &busy,
+            );
+            m.refused(&format!("t{t}"), "booking");
+        }
+        let held = m.series_held();
+        assert!(held <= 4, "{held}");
+        let exposed = tenants_exposed(&m);
+        assert_eq!(
+            exposed.len(),
+            held,
+            "errors and refusals go too: {exposed:?}"
+        );
+        assert!(exposed.contains("t9"), "{exposed:?}");
+        // A dropped install that calls again starts afresh.
+        m.record("t0", "booking", Duration::from_micros(30), &busy);
+        let again = m.summary();
+        let t0 = again.iter().find(|s| s.tenant == "t0").unwrap();
+        assert_eq!(t0.calls, 1);
     }
 }

@@ -126,15 +126,39 @@ struct TenantGate {
     calls: Arc<Semaphore>,
     memory: Arc<Semaphore>,
     waiting: AtomicU32,
+    installs: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
+
+impl TenantGate {
+    /// Nobody holds or waits on any of its permits, so a fresh gate would
+    /// behave the same: dropping it forgets nothing.
+    fn idle(self: &Arc<Self>) -> bool {
+        let installs = self.installs.lock().unwrap_or_else(|p| p.into_inner());
+        Arc::strong_count(self) == 1
+            && Arc::strong_count(&self.calls) == 1
+            && Arc::strong_count(&self.memory) == 1
+            && installs.values().all(|slot| Arc::strong_count(slot) == 1)
+    }
+}
+
+/// Gates of tenants not calling are dropped once the map passes this many
+/// (and twice what the last pruning kept), so a host serving many tenants
+/// holds gates only for those with calls running or waiting.
+const GATES_KEPT: usize = 1024;
 
 /// The gates of every tenant and install, and the host's memory.
 #[derive(Debug)]
 pub struct Admission {
     config: AdmissionConfig,
     host_memory: Arc<Semaphore>,
-    tenants: Mutex<HashMap<String, Arc<TenantGate>>>,
-    installs: Mutex<HashMap<(String, String), Arc<Semaphore>>>,
+    tenants: Mutex<Gates>,
+}
+
+#[derive(Debug, Default)]
+struct Gates {
+    by_tenant: HashMap<String, Arc<TenantGate>>,
+    /// Prune when `by_tenant` grows past this.
+    high_water: usize,
 }
 
 fn pages(bytes: u64) -> u32 {
@@ -147,8 +171,10 @@ impl Admission {
         Admission {
             host_memory: Arc::new(Semaphore::new(pages(config.host_memory) as usize)),
             config,
-            tenants: Mutex::new(HashMap::new()),
-            installs: Mutex::new(HashMap::new()),
+            tenants: Mutex::new(Gates {
+                by_tenant: HashMap::new(),
+                high_water: GATES_KEPT,
+            }),
         }
     }
 
@@ -157,26 +183,39 @@ impl Admission {
         &self.config
     }
 
-    fn tenant(&self, tenant: &str) -> Arc<TenantGate> {
-        let mut tenants = self.tenants.lock().unwrap_or_else(|p| p.into_inner());
-        tenants
-            .entry(tenant.to_owned())
-            .or_insert_with(|| {
-                Arc::new(TenantGate {
-                    calls: Arc::new(Semaphore::new(self.config.tenant_concurrency as usize)),
-                    memory: Arc::new(Semaphore::new(pages(self.config.tenant_memory) as usize)),
-                    waiting: AtomicU32::new(0),
-                })
-            })
-            .clone()
+    /// Tenants with a gate held: those calling, and those not yet pruned.
+    pub fn gates_held(&self) -> usize {
+        let gates = self.tenants.lock().unwrap_or_else(|p| p.into_inner());
+        gates.by_tenant.len()
     }
 
-    fn install(&self, tenant: &str, install: &str) -> Arc<Semaphore> {
-        let mut installs = self.installs.lock().unwrap_or_else(|p| p.into_inner());
-        installs
-            .entry((tenant.to_owned(), install.to_owned()))
-            .or_insert_with(|| Arc::new(Semaphore::new(self.config.install_concurrency as usize)))
-            .clone()
+    fn tenant(&self, tenant: &str) -> Arc<TenantGate> {
+        let mut gates = self.tenants.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(gate) = gates.by_tenant.get(tenant) {
+            return gate.clone();
+        }
+        if gates.by_tenant.len() >= gates.high_water {
+            gates.by_tenant.retain(|_, gate| !gate.idle());
+            gates.high_water = (2 * gates.by_tenant.len()).max(GATES_KEPT);
+        }
+        let gate = Arc::new(TenantGate {
+            calls: Arc::new(Semaphore::new(self.config.tenant_concurrency as usize)),
+            memory: Arc::new(Semaphore::new(pages(self.config.tenant_memory) as usize)),
+            waiting: AtomicU32::new(0),
+            installs: Mutex::new(HashMap::new()),
+        });
+        gates.by_tenant.insert(tenant.to_owned(), gate.clone());
+        gate
+    }
+
+    fn install(&self, gate: &TenantGate, install: &str) -> Arc<Semaphore> {
+        let mut installs = gate.installs.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(slot) = installs.get(install) {
+            return slot.clone();
+        }
+        let slot = Arc::new(Semaphore::new(self.config.install_concurrency as usize));
+        installs.insert(install.to_owned(), slot.clone());
+        slot
     }
 
     /// Admit a call of `install` of `tenant` that may use `memory` bytes,
@@ -200,7 +239,7 @@ impl Admission {
             }
         }
         let gate = self.tenant(tenant);
-        let slot = self.install(tenant, install);
+        let slot = self.install(&gate, install);
         let waiting = gate.waiting.fetch_add(1, Ordering::AcqRel) + 1;
         let _leave = Leave(&gate.waiting);
         // Those running do not count as waiting.
@@ -316,5 +355,32 @@ mod tests {
         assert!(gates.admit("a", "x", PAGE).await.is_err());
         gates.admit("a", "y", PAGE).await.expect("other install");
         drop(one);
+    }
+
+    #[tokio::test]
+    async fn idle_tenants_gates_are_dropped_and_busy_ones_kept() {
+        let gates = Admission::new(AdmissionConfig {
+            tenant_concurrency: 1,
+            ..small()
+        });
+        let busy = gates.admit("busy", "x", PAGE).await.expect("admitted");
+        for tenant in 0..10 * GATES_KEPT {
+            drop(
+                gates
+                    .admit(&format!("t{tenant}"), "x", PAGE)
+                    .await
+                    .expect("idle host"),
+            );
+        }
+        let held = gates.gates_held();
+        assert!(held <= 2 * GATES_KEPT, "{held} gates held");
+        // The busy tenant's gate survived every pruning: its one slot is
+        // still taken, so a second call waits and times out.
+        assert!(matches!(
+            gates.admit("busy", "y", PAGE).await,
+            Err(Refusal::HostBusy { .. })
+        ));
+        drop(busy);
+        gates.admit("busy", "y", PAGE).await.expect("slot freed");
     }
 }
