@@ -10,35 +10,49 @@ use mercato_types::Kind;
 use wit_parser::{Resolve, Type, TypeDefKind, WorldItem};
 
 fn main() {
-    let wit = PathBuf::from("../../wit/v0.1");
-    println!("cargo:rerun-if-changed={}", wit.display());
-    let mut resolve = Resolve::default();
-    let (package, _) = resolve.push_dir(&wit).expect("wit/v0.1 parses");
     let mut table = String::from("&[\n");
-    for kind in Kind::ALL.map(Kind::as_str) {
-        let world = resolve
-            .select_world(&[package], Some(kind))
-            .unwrap_or_else(|e| panic!("world {kind}: {e}"));
-        for (key, item) in &resolve.worlds[world].exports {
-            let WorldItem::Interface { id, .. } = item else {
-                continue;
-            };
-            let interface = resolve.name_world_key(key);
-            for (name, func) in &resolve.interfaces[*id].functions {
-                let params: Vec<String> = func
-                    .params
-                    .iter()
-                    .map(|p| format!("{}: {}", p.name, render(&resolve, &p.ty)))
-                    .collect();
-                let mut signature = format!("func({})", params.join(", "));
-                if let Some(result) = &func.result {
-                    write!(signature, " -> {}", render(&resolve, result)).expect("write");
+    for folder in ["v0.1", "v0.2"] {
+        let wit = PathBuf::from("../../wit").join(folder);
+        println!("cargo:rerun-if-changed={}", wit.display());
+        let mut resolve = Resolve::default();
+        let (package, _) = resolve
+            .push_dir(&wit)
+            .unwrap_or_else(|e| panic!("wit/{folder} parses: {e}"));
+        let name = &resolve.packages[package].name;
+        let stamp = format!(
+            "{}:{}@{}",
+            name.namespace,
+            name.name,
+            name.version
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default()
+        );
+        for kind in Kind::ALL.map(Kind::as_str) {
+            let world = resolve
+                .select_world(&[package], Some(kind))
+                .unwrap_or_else(|e| panic!("world {kind}: {e}"));
+            for (key, item) in &resolve.worlds[world].exports {
+                let WorldItem::Interface { id, .. } = item else {
+                    continue;
+                };
+                let interface = resolve.name_world_key(key);
+                for (name, func) in &resolve.interfaces[*id].functions {
+                    let params: Vec<String> = func
+                        .params
+                        .iter()
+                        .map(|p| format!("{}: {}", p.name, render(&resolve, &p.ty)))
+                        .collect();
+                    let mut signature = format!("func({})", params.join(", "));
+                    if let Some(result) = &func.result {
+                        write!(signature, " -> {}", render(&resolve, result)).expect("write");
+                    }
+                    writeln!(
+                        table,
+                        "    ({stamp:?}, {kind:?}, {interface:?}, {name:?}, {signature:?}),"
+                    )
+                    .expect("write");
                 }
-                writeln!(
-                    table,
-                    "    ({kind:?}, {interface:?}, {name:?}, {signature:?}),"
-                )
-                .expect("write");
             }
         }
     }

@@ -25,7 +25,8 @@ pub struct Approval {
     pub summary: String,
     /// Label/value pairs.
     pub details: Vec<(String, String)>,
-    /// `pending`, `approved` or `rejected`.
+    /// `pending`, `approved`, `rejected`, or `withdrawn` (the component
+    /// closed it before anyone decided).
     pub status: String,
     /// Milliseconds since the Unix epoch.
     pub requested_at: i64,
@@ -54,7 +55,7 @@ pub struct Answer {
 /// Which approval requests.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ApprovalQuery {
-    /// `pending`, `approved` or `rejected`.
+    /// `pending`, `approved`, `rejected` or `withdrawn`.
     pub status: Option<String>,
     /// The page after this cursor (a previous page's `next`).
     pub before: Option<String>,
@@ -69,7 +70,8 @@ pub(crate) const COLUMNS: &str = "id, tenant, component, subject, summary, detai
 pub(crate) fn approval_from_row(row: &sqlx::any::AnyRow) -> Result<Approval, RegistryError> {
     let details: String = row.try_get("details")?;
     let status: String = row.try_get("status")?;
-    let delivery = crate::delivery::Delivery::from_row(row, status != "pending")?;
+    let decided = matches!(status.as_str(), "approved" | "rejected");
+    let delivery = crate::delivery::Delivery::from_row(row, decided)?;
     Ok(Approval {
         id: row.try_get("id")?,
         tenant: row.try_get("tenant")?,
@@ -98,11 +100,11 @@ impl crate::Registry {
     ) -> Result<Page<Approval>, RegistryError> {
         actor.may(Action::ReadApprovals, On::Tenant(tenant))?;
         if let Some(s) = query.status.as_deref()
-            && !["pending", "approved", "rejected"].contains(&s)
+            && !["pending", "approved", "rejected", "withdrawn"].contains(&s)
         {
             return Err(RegistryError::invalid(
                 "status",
-                format!("`{s}` is not one of pending, approved, rejected"),
+                format!("`{s}` is not one of pending, approved, rejected, withdrawn"),
             ));
         }
         let (before_at, before_id) = match query.before.as_deref() {

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use mercato_types::WIT_PACKAGE;
+use mercato_types::WitVersion;
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::types::ComponentItem;
@@ -36,6 +36,7 @@ pub struct Function {
 /// A component compiled, linked and checked against its kind's world.
 pub struct LoadedComponent {
     kind: Kind,
+    wit: WitVersion,
     digest: String,
     pub(crate) pre: InstancePre<Sandbox>,
     functions: BTreeMap<String, Function>,
@@ -46,6 +47,7 @@ impl std::fmt::Debug for LoadedComponent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LoadedComponent")
             .field("kind", &self.kind)
+            .field("wit", &self.wit)
             .field("digest", &self.digest)
             .field("from_cache", &self.from_cache)
             .finish_non_exhaustive()
@@ -56,6 +58,11 @@ impl LoadedComponent {
     /// Its kind.
     pub fn kind(&self) -> Kind {
         self.kind
+    }
+
+    /// The WIT version it was built against.
+    pub fn wit(&self) -> WitVersion {
+        self.wit
     }
 
     /// sha256 of its bytes, lowercase hex.
@@ -109,14 +116,17 @@ pub(crate) fn prepare(
         return Err(LoadError::NotWasm);
     }
     check_shape(bytes)?;
-    if let Some(found) = wit_stamp(bytes)?
-        && found != WIT_PACKAGE
-    {
-        return Err(LoadError::UnsupportedWit {
-            found,
-            supported: WIT_PACKAGE,
-        });
-    }
+    let stamped = match wit_stamp(bytes)? {
+        Some(found) => {
+            Some(
+                WitVersion::from_package(&found).ok_or_else(|| LoadError::UnsupportedWit {
+                    found,
+                    supported: WitVersion::names(),
+                })?,
+            )
+        }
+        None => None,
+    };
 
     let digest = digest.to_owned();
     let cached = cache.and_then(|c| c.get(engine, &digest));
@@ -136,11 +146,15 @@ pub(crate) fn prepare(
     let pre = linker
         .instantiate_pre(&component)
         .map_err(|e| LoadError::UnknownImport(format!("{e:#}")))?;
+    // A component without a stamp (not built with the SDK) is of the
+    // version whose kind interface it exports.
+    let wit = stamped.unwrap_or_else(|| exported_version(engine, &component, kind));
     // Name the first missing or mismatched function here; the caller lets
     // wasmtime's own typed check confirm the whole world on a real instance.
-    let functions = index_functions(engine, &component, kind)?;
+    let functions = index_functions(engine, &component, kind, wit)?;
     Ok(LoadedComponent {
         kind,
+        wit,
         digest,
         pre,
         functions,
@@ -207,15 +221,30 @@ fn wit_stamp(bytes: &[u8]) -> Result<Option<String>, LoadError> {
     Ok(None)
 }
 
+/// The newest WIT version whose interface of `kind` the component exports;
+/// the current one when it exports none (the check then names what is
+/// missing in the current version's terms).
+fn exported_version(engine: &Engine, component: &Component, kind: Kind) -> WitVersion {
+    let ty = component.component_type();
+    WitVersion::ALL
+        .into_iter()
+        .find(|v| {
+            let wanted = kind.interface_in(*v);
+            ty.exports(engine).any(|(name, _)| name == wanted)
+        })
+        .unwrap_or(WitVersion::CURRENT)
+}
+
 fn index_functions(
     engine: &wasmtime::Engine,
     component: &Component,
     kind: Kind,
+    wit: WitVersion,
 ) -> Result<BTreeMap<String, Function>, LoadError> {
     let ty = component.component_type();
     let wrong = |detail: String| LoadError::WrongWorld { kind, detail };
     let mut functions = BTreeMap::new();
-    for (interface, name, expected) in signature::expected(kind) {
+    for (interface, name, expected) in signature::expected(kind, wit) {
         let instance = ty
             .exports(engine)
             .find(|(n, _)| *n == interface)

@@ -24,12 +24,15 @@ pub enum LoadError {
     )]
     CoreModule,
     /// Built against a WIT package this host does not serve.
-    #[error("the component was built against `{found}`, but this host serves `{supported}`")]
+    #[error(
+        "the component was built against `{found}`, a WIT version this host does not know \
+         (it runs {supported})"
+    )]
     UnsupportedWit {
         /// What the component's `mercato-wit` section says.
         found: String,
-        /// What the host serves.
-        supported: &'static str,
+        /// Every version the host runs, comma-separated.
+        supported: String,
     },
     /// Malformed or failed validation.
     #[error("the component is malformed: {0}")]

@@ -6,26 +6,39 @@ use wasmtime::AsContextMut;
 use wasmtime::component::{Instance, InstancePre};
 
 pub use mercato_types::Kind;
+use mercato_types::WitVersion;
 
 use crate::bindings;
 
-/// Type-check an instance's exports against the kind's world: every
-/// function present, each with the world's exact signature.
+/// Type-check an instance's exports against the kind's world in the WIT
+/// version the component was built against: every function present, each
+/// with the world's exact signature.
 pub(crate) fn check_exports<T>(
     kind: Kind,
+    wit: WitVersion,
     pre: &InstancePre<T>,
     store: impl AsContextMut,
     instance: &Instance,
 ) -> Result<(), String> {
-    let checked = match kind {
-        Kind::LivestreamBooking => bindings::livestream::LivestreamBookingIndices::new(pre)
-            .and_then(|i| i.load(store, instance).map(drop)),
-        Kind::SampleRequests => bindings::samples::SampleRequestsIndices::new(pre)
-            .and_then(|i| i.load(store, instance).map(drop)),
-        Kind::TrialFeedback => bindings::feedback::TrialFeedbackIndices::new(pre)
-            .and_then(|i| i.load(store, instance).map(drop)),
-        Kind::Experiments => bindings::experiments::ExperimentsIndices::new(pre)
-            .and_then(|i| i.load(store, instance).map(drop)),
+    macro_rules! check {
+        ($v:ident) => {
+            match kind {
+                Kind::LivestreamBooking => {
+                    bindings::$v::livestream::LivestreamBookingIndices::new(pre)
+                        .and_then(|i| i.load(store, instance).map(drop))
+                }
+                Kind::SampleRequests => bindings::$v::samples::SampleRequestsIndices::new(pre)
+                    .and_then(|i| i.load(store, instance).map(drop)),
+                Kind::TrialFeedback => bindings::$v::feedback::TrialFeedbackIndices::new(pre)
+                    .and_then(|i| i.load(store, instance).map(drop)),
+                Kind::Experiments => bindings::$v::experiments::ExperimentsIndices::new(pre)
+                    .and_then(|i| i.load(store, instance).map(drop)),
+            }
+        };
+    }
+    let checked = match wit {
+        WitVersion::V0_1 => check!(v0_1),
+        WitVersion::V0_2 => check!(v0_2),
     };
     checked.map_err(|e| format!("{e:#}"))
 }

@@ -52,7 +52,7 @@ pub use mercato_types::limits::{self, Limit, Limits};
 pub use mercato_types::permission::{self, Grants, Permission};
 pub use mercato_types::{
     CustomerDirectory, CustomerProfile, MemoryCustomers, MemoryState, Scope, Snapshot, StateError,
-    StateStore,
+    StateStore, WitVersion,
 };
 pub use runtime::{Outcome, Runtime, RuntimeBuilder, RuntimeError};
 pub use sandbox::{CallContext, LogLevel, LogLine, LogSource};

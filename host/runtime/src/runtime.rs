@@ -420,7 +420,7 @@ impl Runtime {
         let instance = component.pre.instantiate(&mut store).map_err(|e| {
             LoadError::Invalid(format!("the component cannot be instantiated: {e:#}"))
         })?;
-        crate::kind::check_exports(kind, &component.pre, &mut store, &instance)
+        crate::kind::check_exports(kind, component.wit(), &component.pre, &mut store, &instance)
             .map_err(|detail| LoadError::WrongWorld { kind, detail })
     }
 
@@ -436,7 +436,10 @@ impl Runtime {
             events: tx.events.len(),
             approvals: tx.approvals.iter().map(|a| a.id.clone()).collect(),
         };
-        let effectful = !tx.writes.is_empty() || !tx.events.is_empty() || !tx.approvals.is_empty();
+        let effectful = !tx.writes.is_empty()
+            || !tx.events.is_empty()
+            || !tx.approvals.is_empty()
+            || !tx.withdrawals.is_empty();
         if effectful {
             self.state.commit(scope, tx.into_commit(deadline))?;
         } else if let Some(base) = tx.base

@@ -126,6 +126,7 @@ pub(crate) struct Transaction {
     pub writes: BTreeMap<String, Option<Vec<u8>>>,
     pub events: Vec<EventRecord>,
     pub approvals: Vec<ApprovalRecord>,
+    pub withdrawals: Vec<String>,
     limits: Limits,
     written_bytes: u64,
     event_count: u64,
@@ -141,6 +142,7 @@ impl Transaction {
             writes: BTreeMap::new(),
             events: Vec::new(),
             approvals: Vec::new(),
+            withdrawals: Vec::new(),
             limits,
             written_bytes: 0,
             event_count: 0,
@@ -234,14 +236,31 @@ impl Transaction {
 
     /// File an approval request of `size` bytes.
     pub fn approval(&mut self, size: u64, record: ApprovalRecord) -> Result<(), Fault> {
+        self.admit_approval(size)?;
+        self.approvals.push(record);
+        Ok(())
+    }
+
+    /// Requests and withdrawals count against one limit.
+    fn admit_approval(&mut self, size: u64) -> Result<(), Fault> {
         self.admit(
             Limit::Approvals,
-            (self.approvals.len() as u64 + 1, self.limits.approvals),
+            (
+                (self.approvals.len() + self.withdrawals.len()) as u64 + 1,
+                self.limits.approvals,
+            ),
             (self.approval_bytes + size, self.limits.approval_bytes),
             size,
         )?;
         self.approval_bytes += size;
-        self.approvals.push(record);
+        Ok(())
+    }
+
+    /// Close the pending approval request `id` when the invocation commits.
+    /// Counts against the approvals limit like a request does.
+    pub fn withdraw(&mut self, id: String) -> Result<(), Fault> {
+        self.admit_approval(id.len() as u64)?;
+        self.withdrawals.push(id);
         Ok(())
     }
 
@@ -257,6 +276,7 @@ impl Transaction {
             writes: self.writes,
             events: self.events,
             approvals: self.approvals,
+            withdrawals: self.withdrawals,
         }
     }
 }

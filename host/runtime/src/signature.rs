@@ -6,18 +6,25 @@
 use wasmtime::component::Type;
 use wasmtime::component::types::ComponentFunc;
 
+use mercato_types::WitVersion;
+
 use crate::Kind;
 
-/// (kind, interface, function, signature) for every export of every kind.
-const SIGNATURES: &[(&str, &str, &str, &str)] =
+/// (WIT package, kind, interface, function, signature) for every export of
+/// every kind in every WIT version.
+const SIGNATURES: &[(&str, &str, &str, &str, &str)] =
     include!(concat!(env!("OUT_DIR"), "/signatures.rs"));
 
-/// The functions `kind`'s world requires: (interface, function, signature).
-pub fn expected(kind: Kind) -> impl Iterator<Item = (&'static str, &'static str, &'static str)> {
+/// The functions `kind`'s world requires in `version`: (interface,
+/// function, signature).
+pub fn expected(
+    kind: Kind,
+    version: WitVersion,
+) -> impl Iterator<Item = (&'static str, &'static str, &'static str)> {
     SIGNATURES
         .iter()
-        .filter(move |(k, ..)| *k == kind.as_str())
-        .map(|(_, i, f, s)| (*i, *f, *s))
+        .filter(move |(w, k, ..)| *w == version.package() && *k == kind.as_str())
+        .map(|(_, _, i, f, s)| (*i, *f, *s))
 }
 
 /// A component function's signature in the notation of [`expected`].
@@ -93,16 +100,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_kind_has_its_table() {
-        for kind in Kind::ALL {
-            let functions: Vec<_> = expected(kind).collect();
-            assert!(functions.iter().any(|(_, f, _)| *f == "describe"), "{kind}");
-            assert!(
-                functions.iter().any(|(i, ..)| *i == kind.interface()),
-                "{kind}"
-            );
+    fn every_kind_has_its_table_in_every_version() {
+        for version in WitVersion::ALL {
+            for kind in Kind::ALL {
+                let functions: Vec<_> = expected(kind, version).collect();
+                assert!(functions.iter().any(|(_, f, _)| *f == "describe"), "{kind}");
+                assert!(
+                    functions
+                        .iter()
+                        .any(|(i, ..)| *i == kind.interface_in(version)),
+                    "{kind} {version}"
+                );
+                // 0.2 adds export and erasure to every kind; 0.1 has neither.
+                let forgets = functions.iter().any(|(_, f, _)| *f == "forget-customer");
+                assert_eq!(forgets, version >= WitVersion::V0_2, "{kind} {version}");
+            }
         }
-        let book = expected(Kind::LivestreamBooking)
+        let book = expected(Kind::LivestreamBooking, WitVersion::V0_2)
             .find(|(_, f, _)| *f == "book")
             .unwrap()
             .2;

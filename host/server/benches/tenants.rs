@@ -204,5 +204,13 @@ fn main() {
             after as f64 / 1048576.0,
             after.saturating_sub(before) as f64 / 1024.0 / tenants as f64
         );
+        println!(
+            "held after the random calls: admission gates of {} tenants (idle ones dropped past {}), metric series of {} installs (idle ones dropped past {} after {} min)",
+            market.admission().gates_held(),
+            mercato_server::marketplace::admission::GATES_KEPT,
+            market.metrics().series_held(),
+            mercato_server::metrics::SERIES_KEPT,
+            mercato_server::metrics::SERIES_IDLE.as_secs() / 60
+        );
     });
 }

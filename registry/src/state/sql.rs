@@ -659,6 +659,20 @@ impl SqlState {
             .execute(&mut **tx)
             .await?;
         }
+        for id in &commit.withdrawals {
+            // Only this install's own pending requests; anything else is
+            // left as it is (the interface promises no error).
+            sqlx::query(
+                "UPDATE approvals SET status = 'withdrawn', decided_at = $1 \
+                 WHERE tenant = $2 AND component = $3 AND id = $4 AND status = 'pending'",
+            )
+            .bind(crate::now_ms())
+            .bind(&scope.tenant)
+            .bind(&scope.component)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        }
         Ok(Applied::Done(version, usage))
     }
 }

@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::wit::WIT_PACKAGE;
+use crate::wit::WitVersion;
 
 /// A kind of sales component.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -51,10 +51,18 @@ impl Kind {
         }
     }
 
-    /// The fully qualified interface holding the kind's own functions.
+    /// The fully qualified interface holding the kind's own functions, in
+    /// the WIT version new components are built against.
     pub fn interface(self) -> String {
-        let (package, version) = WIT_PACKAGE.split_once('@').unwrap_or((WIT_PACKAGE, ""));
-        format!("{package}/{}@{version}", self.interface_name())
+        self.interface_in(WitVersion::CURRENT)
+    }
+
+    /// The fully qualified interface holding the kind's own functions in
+    /// `version` (`mercato:sales/livestream@0.2.0`).
+    pub fn interface_in(self, version: WitVersion) -> String {
+        let package = version.package();
+        let (name, semver) = package.split_once('@').unwrap_or((package, ""));
+        format!("{name}/{}@{semver}", self.interface_name())
     }
 
     /// Every kind's name, comma-separated, for messages.

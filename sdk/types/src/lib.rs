@@ -28,4 +28,4 @@ pub use state::{
     ApprovalRecord, Commit, Entries, EventRecord, Quota, Scope, Snapshot, StateError, StateStore,
     Usage, Version,
 };
-pub use wit::{SUPPORTED_WIT, WIT_PACKAGE};
+pub use wit::{SUPPORTED_WIT, WIT_PACKAGE, WitVersion};

@@ -165,6 +165,8 @@ impl StateStore for MemoryState {
         }
         data.events.extend(commit.events);
         data.approvals.extend(commit.approvals);
+        data.approvals
+            .retain(|a| !commit.withdrawals.contains(&a.id));
         Ok(data.version)
     }
 

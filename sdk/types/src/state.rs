@@ -139,12 +139,17 @@ pub struct Commit {
     pub events: Vec<EventRecord>,
     /// Approval requests to file.
     pub approvals: Vec<ApprovalRecord>,
+    /// Ids of pending approval requests of this scope to close as withdrawn.
+    pub withdrawals: Vec<String>,
 }
 
 impl Commit {
     /// True when there is nothing to write.
     pub fn is_empty(&self) -> bool {
-        self.writes.is_empty() && self.events.is_empty() && self.approvals.is_empty()
+        self.writes.is_empty()
+            && self.events.is_empty()
+            && self.approvals.is_empty()
+            && self.withdrawals.is_empty()
     }
 }
 

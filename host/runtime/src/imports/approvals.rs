@@ -3,7 +3,7 @@
 use mercato_types::ApprovalRecord;
 
 use crate::Permission;
-use crate::bindings::mercato::sales::approvals::{ApprovalRequest, Host};
+use crate::bindings::v0_2::mercato::sales::approvals::{ApprovalRequest, Host};
 use crate::sandbox::Sandbox;
 
 impl Host for Sandbox {
@@ -37,5 +37,12 @@ impl Host for Sandbox {
         };
         self.tx.approval(size as u64, record)?;
         Ok(id)
+    }
+
+    fn withdraw(&mut self, approval_id: String) -> wasmtime::Result<()> {
+        self.require(Permission::Approvals, "approvals.withdraw")?;
+        crate::fault::storable("an approval id", [approval_id.as_str()])?;
+        self.tx.withdraw(approval_id)?;
+        Ok(())
     }
 }

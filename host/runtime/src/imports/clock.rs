@@ -1,6 +1,6 @@
 //! `clock`: the invocation's start time, the same on every retry.
 
-use crate::bindings::mercato::sales::clock::Host;
+use crate::bindings::v0_2::mercato::sales::clock::Host;
 use crate::sandbox::Sandbox;
 
 impl Host for Sandbox {

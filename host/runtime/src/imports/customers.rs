@@ -4,7 +4,7 @@
 use mercato_types::CustomerProfile;
 
 use crate::Permission;
-use crate::bindings::mercato::sales::customers::{Host, Profile};
+use crate::bindings::v0_2::mercato::sales::customers::{Host, Profile};
 use crate::fault::Fault;
 use crate::sandbox::Sandbox;
 

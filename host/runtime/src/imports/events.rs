@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use mercato_types::EventRecord;
 
 use crate::Permission;
-use crate::bindings::mercato::sales::events::{Event, Host, PropertyValue};
+use crate::bindings::v0_2::mercato::sales::events::{Event, Host, PropertyValue};
 use crate::sandbox::Sandbox;
 
 impl Host for Sandbox {

@@ -1,6 +1,6 @@
 //! `log`: structured lines attributed to the component.
 
-use crate::bindings::mercato::sales::log::{Host, Level};
+use crate::bindings::v0_2::mercato::sales::log::{Host, Level};
 use crate::sandbox::{LogLevel, LogLine, LogSource, Sandbox};
 
 impl Host for Sandbox {

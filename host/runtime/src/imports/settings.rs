@@ -1,6 +1,6 @@
 //! `settings`: the tenant's validated settings for this component.
 
-use crate::bindings::mercato::sales::settings::Host;
+use crate::bindings::v0_2::mercato::sales::settings::Host;
 use crate::sandbox::Sandbox;
 
 impl Host for Sandbox {

@@ -2,7 +2,7 @@
 //! invocation's own writes first; writes stay in the transaction until the
 //! invocation commits.
 
-use crate::bindings::mercato::sales::store::Host;
+use crate::bindings::v0_2::mercato::sales::store::Host;
 use crate::fault::Fault;
 use crate::sandbox::{MAX_KEY_BYTES, MAX_VALUE_BYTES, Sandbox};
 use crate::{Limit, Permission};

@@ -189,10 +189,53 @@ fn a_component_built_for_another_wit_version_is_refused() {
     match refuse(Kind::LivestreamBooking, &bytes) {
         LoadError::UnsupportedWit { found, supported } => {
             assert_eq!(
-                (found.as_str(), supported),
-                ("mercato:sales@9.0.0", "mercato:sales@0.1.0")
+                (found.as_str(), supported.as_str()),
+                (
+                    "mercato:sales@9.0.0",
+                    "mercato:sales@0.2.0, mercato:sales@0.1.0"
+                )
             );
         }
         other => panic!("expected UnsupportedWit, got {other}"),
     }
+}
+
+/// A component built against WIT 0.1 before 0.2 existed loads as 0.1 and
+/// runs through the 0.1 host interfaces (store, events, clock) as it did.
+#[test]
+fn a_component_built_against_wit_0_1_keeps_running() {
+    use mercato_runtime::WitVersion;
+    use serde_json::json;
+
+    let host = crate::harness::TestHost::new();
+    let old = std::sync::Arc::new(host.load(
+        Kind::LivestreamBooking,
+        mercato_artifacts::LIVESTREAM_BOOKING_V0_1,
+    ));
+    assert_eq!(old.wit(), WitVersion::V0_1);
+    assert!(old.function("book").is_some());
+    assert!(
+        old.function("forget-customer").is_none(),
+        "0.1 has no erasure"
+    );
+    let c = crate::harness::Caller::new(&host, old, "acme");
+    let session = c.ok(
+        "schedule",
+        json!({"draft": {"title": "Old build", "host": "Mia",
+                         "starts-at": crate::harness::NOW + crate::harness::HOUR,
+                         "duration-minutes": 30, "capacity": 1}}),
+    );
+    let booked = c.ok(
+        "book",
+        json!({"session-id": session["id"], "customer": "ann"}),
+    );
+    assert_eq!(booked["status"], "confirmed");
+    assert_eq!(c.ok("list-sessions", json!({}))[0]["booked"], 1);
+    assert!(
+        host.state
+            .events(&mercato_runtime::Scope::new("acme", "test/component"))
+            .iter()
+            .any(|e| e.name == "booking.confirmed"),
+        "0.1's events.emit reaches the store"
+    );
 }

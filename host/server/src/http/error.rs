@@ -241,6 +241,11 @@ impl From<MarketError> for ApiError {
                 "limits-below-floors",
                 e.to_string(),
             ),
+            e @ MarketError::WitMismatch { .. } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "wit-mismatch",
+                e.to_string(),
+            ),
             e @ MarketError::Disabled { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "component-disabled", e.to_string())
             }

@@ -144,7 +144,7 @@ impl TenantGate {
 /// Gates of tenants not calling are dropped once the map passes this many
 /// (and twice what the last pruning kept), so a host serving many tenants
 /// holds gates only for those with calls running or waiting.
-const GATES_KEPT: usize = 1024;
+pub const GATES_KEPT: usize = 1024;
 
 /// The gates of every tenant and install, and the host's memory.
 #[derive(Debug)]

@@ -64,7 +64,14 @@ pub const ACTIVE_CAPACITY: usize = 100_000;
 pub const LOADED_CAPACITY: usize = 256;
 
 /// Functions of the common interface that only the host may call.
-pub const HOST_ONLY: &[&str] = &["validate-settings", "approval-decided"];
+pub const HOST_ONLY: &[&str] = &[
+    "validate-settings",
+    "approval-decided",
+    // A customer's data goes out and away only through the tenant's
+    // audited export and erasure, never through a rep's call.
+    "export-customer",
+    "forget-customer",
+];
 
 /// Why a marketplace operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +94,18 @@ pub enum MarketError {
     /// The manifest asks for less than any call can run with.
     #[error("the manifest asks for limits below the platform's floors: {0}")]
     LimitsBelowFloors(String),
+    /// The manifest names one WIT version and the component was built
+    /// against another.
+    #[error(
+        "the manifest declares `{manifest}` but the component was built against `{component}`; \
+         pack it again so both say the same"
+    )]
+    WitMismatch {
+        /// The manifest's `wit`.
+        manifest: String,
+        /// The component's stamp (or the version of its exports).
+        component: &'static str,
+    },
     /// The install exists but is disabled.
     #[error("`{id}` is disabled for tenant `{tenant}`; its director can enable it")]
     Disabled {

@@ -36,7 +36,13 @@ impl Marketplace {
         // Compiling also type-checks the component against its kind's world,
         // under the limits its calls will have, and leaves it in the disk
         // cache for the first call.
-        self.load(kind, code, digest, limits).await?;
+        let loaded = self.load(kind, code, digest, limits).await?;
+        if loaded.wit().package() != manifest.wit {
+            return Err(MarketError::WitMismatch {
+                manifest: manifest.wit.clone(),
+                component: loaded.wit().package(),
+            });
+        }
         let version = self.registry.submit(actor, upload).await?;
         self.forget();
         Ok(version)
