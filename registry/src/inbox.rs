@@ -172,6 +172,15 @@ impl crate::Registry {
         .await?
         .ok_or_else(|| RegistryError::not_found("approval", format!("{tenant}/{id}")))?;
         let before = approval_from_row(&row)?;
+        if before.status == "withdrawn" {
+            return Err(RegistryError::conflict(
+                "withdrawn",
+                format!(
+                    "approval {id} was withdrawn by `{}`: what it asked about no longer needs a decision",
+                    before.component
+                ),
+            ));
+        }
         if before.status != "pending" {
             return Err(RegistryError::conflict(
                 "already-decided",

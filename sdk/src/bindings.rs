@@ -16,11 +16,11 @@ pub mod base {
         inline: "
             package mercato:sdk;
             world base {
-                include mercato:sales/host-imports@0.1.0;
-                export mercato:sales/component@0.1.0;
+                include mercato:sales/host-imports@0.2.0;
+                export mercato:sales/component@0.2.0;
             }
         ",
-        path: "../wit/v0.1",
+        path: "../wit/v0.2",
         world: "mercato:sdk/base",
         runtime_path: "mercato_sdk::__private::wit_bindgen::rt",
         default_bindings_module: "mercato_sdk::__private::bindings::base",
@@ -36,7 +36,7 @@ macro_rules! kind_bindings {
         pub mod $module {
             wit_bindgen::generate!({
                 inline: $inline,
-                path: "../wit/v0.1",
+                path: "../wit/v0.2",
                 world: $world,
                 runtime_path: "mercato_sdk::__private::wit_bindgen::rt",
                 default_bindings_module: $bindings,
@@ -44,14 +44,14 @@ macro_rules! kind_bindings {
                 pub_export_macro: true,
                 additional_derives: [PartialEq, serde::Serialize, serde::Deserialize],
                 with: {
-                    "mercato:sales/types@0.1.0": crate::bindings::base::mercato::sales::types,
-                    "mercato:sales/store@0.1.0": crate::bindings::base::mercato::sales::store,
-                    "mercato:sales/events@0.1.0": crate::bindings::base::mercato::sales::events,
-                    "mercato:sales/approvals@0.1.0": crate::bindings::base::mercato::sales::approvals,
-                    "mercato:sales/customers@0.1.0": crate::bindings::base::mercato::sales::customers,
-                    "mercato:sales/log@0.1.0": crate::bindings::base::mercato::sales::log,
-                    "mercato:sales/clock@0.1.0": crate::bindings::base::mercato::sales::clock,
-                    "mercato:sales/settings@0.1.0": crate::bindings::base::mercato::sales::settings,
+                    "mercato:sales/types@0.2.0": crate::bindings::base::mercato::sales::types,
+                    "mercato:sales/store@0.2.0": crate::bindings::base::mercato::sales::store,
+                    "mercato:sales/events@0.2.0": crate::bindings::base::mercato::sales::events,
+                    "mercato:sales/approvals@0.2.0": crate::bindings::base::mercato::sales::approvals,
+                    "mercato:sales/customers@0.2.0": crate::bindings::base::mercato::sales::customers,
+                    "mercato:sales/log@0.2.0": crate::bindings::base::mercato::sales::log,
+                    "mercato:sales/clock@0.2.0": crate::bindings::base::mercato::sales::clock,
+                    "mercato:sales/settings@0.2.0": crate::bindings::base::mercato::sales::settings,
                 },
             });
         }
@@ -61,7 +61,7 @@ macro_rules! kind_bindings {
 kind_bindings!(
     livestream,
     "package mercato:sdk;
-     world livestream { include mercato:sales/host-imports@0.1.0; export mercato:sales/livestream@0.1.0; }",
+     world livestream { include mercato:sales/host-imports@0.2.0; export mercato:sales/livestream@0.2.0; }",
     "mercato:sdk/livestream",
     "mercato_sdk::__private::bindings::livestream",
     "__export_livestream"
@@ -70,7 +70,7 @@ kind_bindings!(
 kind_bindings!(
     samples,
     "package mercato:sdk;
-     world samples { include mercato:sales/host-imports@0.1.0; export mercato:sales/samples@0.1.0; }",
+     world samples { include mercato:sales/host-imports@0.2.0; export mercato:sales/samples@0.2.0; }",
     "mercato:sdk/samples",
     "mercato_sdk::__private::bindings::samples",
     "__export_samples"
@@ -79,7 +79,7 @@ kind_bindings!(
 kind_bindings!(
     feedback,
     "package mercato:sdk;
-     world feedback { include mercato:sales/host-imports@0.1.0; export mercato:sales/feedback@0.1.0; }",
+     world feedback { include mercato:sales/host-imports@0.2.0; export mercato:sales/feedback@0.2.0; }",
     "mercato:sdk/feedback",
     "mercato_sdk::__private::bindings::feedback",
     "__export_feedback"
@@ -88,7 +88,7 @@ kind_bindings!(
 kind_bindings!(
     experimentation,
     "package mercato:sdk;
-     world experimentation { include mercato:sales/host-imports@0.1.0; export mercato:sales/experimentation@0.1.0; }",
+     world experimentation { include mercato:sales/host-imports@0.2.0; export mercato:sales/experimentation@0.2.0; }",
     "mercato:sdk/experimentation",
     "mercato_sdk::__private::bindings::experimentation",
     "__export_experimentation"

@@ -1,9 +1,12 @@
 //! What every component has whatever its kind: a description, settings and
-//! their validation, and the answer to an approval it asked for.
+//! their validation, the answer to an approval it asked for, and what it
+//! holds about one customer (to export it, or to forget it).
 
 use serde::{Serialize, de::DeserializeOwned};
 
-pub use crate::bindings::base::exports::mercato::sales::component::Description;
+pub use crate::bindings::base::exports::mercato::sales::component::{
+    CustomerRecord, Description, ForgetReport,
+};
 
 use crate::{Decision, Error, FieldError};
 
@@ -29,6 +32,70 @@ pub trait Component {
     fn approval_decided(decision: Decision) -> Result<(), Error> {
         let _ = decision;
         Ok(())
+    }
+
+    /// Everything this component holds about `customer`, one record per
+    /// thing (a booking, a request with its address, an answer): the
+    /// tenant's data export. Read-only; the host calls it, never a rep.
+    fn export_customer(customer: &str) -> Vec<CustomerRecord>;
+
+    /// Remove everything this component holds about `customer` (erasure),
+    /// and say what was removed by kind. Counts that name no one may stay;
+    /// say so in [`ForgetReport::kept`]. The host calls it, never a rep.
+    fn forget_customer(customer: &str) -> Result<ForgetReport, Error>;
+}
+
+impl CustomerRecord {
+    /// A record of `kind` (e.g. `booking`) with the component's own `id`,
+    /// its payload serialized as JSON.
+    pub fn new(kind: impl Into<String>, id: impl Into<String>, payload: &impl Serialize) -> Self {
+        CustomerRecord {
+            kind: kind.into(),
+            id: id.into(),
+            payload: serde_json::to_string(payload).unwrap_or_else(|e| {
+                serde_json::json!({ "unserializable": e.to_string() }).to_string()
+            }),
+        }
+    }
+}
+
+impl ForgetReport {
+    /// Nothing removed, nothing kept.
+    pub fn new() -> Self {
+        ForgetReport {
+            removed: Vec::new(),
+            kept: Vec::new(),
+        }
+    }
+
+    /// `count` records of `kind` were removed (added to any earlier count
+    /// of the same kind; a zero count is left out).
+    pub fn removed(mut self, kind: &str, count: u32) -> Self {
+        if count == 0 {
+            return self;
+        }
+        match self.removed.iter_mut().find(|(k, _)| k == kind) {
+            Some((_, n)) => *n += count,
+            None => self.removed.push((kind.to_owned(), count)),
+        }
+        self
+    }
+
+    /// Something stays, and why (one sentence).
+    pub fn kept(mut self, what: impl Into<String>) -> Self {
+        self.kept.push(what.into());
+        self
+    }
+
+    /// Records removed, over every kind.
+    pub fn total(&self) -> u32 {
+        self.removed.iter().map(|(_, n)| n).sum()
+    }
+}
+
+impl Default for ForgetReport {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -116,6 +183,14 @@ macro_rules! component_adapter {
                 decision: $crate::approvals::Decision,
             ) -> Result<(), $crate::Error> {
                 <T as $crate::Component>::approval_decided(decision)
+            }
+
+            fn export_customer(customer_id: String) -> Vec<$crate::CustomerRecord> {
+                <T as $crate::Component>::export_customer(&customer_id)
+            }
+
+            fn forget_customer(customer_id: String) -> Result<$crate::ForgetReport, $crate::Error> {
+                <T as $crate::Component>::forget_customer(&customer_id)
             }
         }
     };

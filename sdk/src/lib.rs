@@ -9,7 +9,8 @@
 //!
 //! ```
 //! use mercato_sdk::livestream::*;
-//! use mercato_sdk::{Component, Description, Error, Event, NoSettings, Timestamp, Validation, clock, store};
+//! use mercato_sdk::{Component, CustomerRecord, Description, Error, Event, ForgetReport};
+//! use mercato_sdk::{NoSettings, Timestamp, Validation, clock, store};
 //!
 //! struct Tiny;
 //!
@@ -18,6 +19,23 @@
 //!
 //!     fn describe() -> Description {
 //!         Description::new("Tiny booking", "The smallest livestream booking there is.")
+//!     }
+//!
+//!     // What it holds about a customer, for the tenant's export and erasure.
+//!     fn export_customer(customer: &str) -> Vec<CustomerRecord> {
+//!         store::values::<String>(&format!("booked/{customer}/"))
+//!             .unwrap_or_default()
+//!             .into_iter()
+//!             .map(|session| CustomerRecord::new("booking", session.as_str(), &session))
+//!             .collect()
+//!     }
+//!
+//!     fn forget_customer(customer: &str) -> Result<ForgetReport, Error> {
+//!         let keys = store::keys(&format!("booked/{customer}/"));
+//!         for key in &keys {
+//!             store::delete(key);
+//!         }
+//!         Ok(ForgetReport::new().removed("booking", keys.len() as u32))
 //!     }
 //! }
 //!
@@ -98,7 +116,7 @@ mod kinds;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
 
-pub use component::{Component, Description, NoSettings};
+pub use component::{Component, CustomerRecord, Description, ForgetReport, NoSettings};
 pub use error::{Error, FieldError, Validation};
 pub use host::approvals::{self, ApprovalRequest, Decision};
 pub use host::customers::{self, Profile};

@@ -53,6 +53,8 @@ pub struct FiledApproval {
     pub id: String,
     /// What was asked.
     pub request: ApprovalRequest,
+    /// Whether the component withdrew it.
+    pub withdrawn: bool,
 }
 
 #[derive(Default)]
@@ -217,8 +219,17 @@ pub(crate) mod approvals {
             s.approvals.push(FiledApproval {
                 id: id.clone(),
                 request: request.clone(),
+                withdrawn: false,
             });
             id
+        })
+    }
+
+    pub fn withdraw(approval_id: &str) {
+        with(|s| {
+            if let Some(filed) = s.approvals.iter_mut().find(|a| a.id == approval_id) {
+                filed.withdrawn = true;
+            }
         })
     }
 }

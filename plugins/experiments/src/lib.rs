@@ -21,7 +21,9 @@ use mercato_sdk::experiments::{
     Analysis, Assignment, Experiment, ExperimentDraft, ExperimentResults, ExperimentStatus,
     Experiments,
 };
-use mercato_sdk::{Component, Description, Error, Event, Validation, clock, store};
+use mercato_sdk::{
+    Component, CustomerRecord, Description, Error, Event, ForgetReport, Validation, clock, store,
+};
 use tally::{Day, Summary, Unit};
 
 pub use settings::Settings;
@@ -40,6 +42,17 @@ fn load(key: &str) -> Result<Experiment, Error> {
     let stored =
         store::get(&format!("exp/{key}"))?.ok_or_else(|| Error::not_found("experiment", key))?;
     upgrade(stored)
+}
+
+/// (experiment key, unit record) of every experiment `customer` was a unit of.
+fn units_of(customer: &str) -> Result<Vec<(String, Unit)>, Error> {
+    let mut found = Vec::new();
+    for experiment in load_all()? {
+        if let Some(unit) = store::get::<Unit>(&Unit::key(&experiment.key, customer))? {
+            found.push((experiment.key, unit));
+        }
+    }
+    Ok(found)
 }
 
 /// Every experiment, in one read of the store.
@@ -153,6 +166,39 @@ impl Component for Lab {
 
     fn validate_settings(settings: &Settings) -> Vec<mercato_sdk::FieldError> {
         settings.check()
+    }
+
+    /// The customer's exposure in every experiment it was a unit of: the
+    /// variant it saw, its covariate and what it converted on.
+    fn export_customer(customer: &str) -> Vec<CustomerRecord> {
+        units_of(customer)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(experiment, unit)| {
+                let record = serde_json::json!({
+                    "experiment": experiment,
+                    "variant": unit.variant,
+                    "converted": unit.converted,
+                    "value": unit.value,
+                    "covariate": unit.covariate,
+                    "guardrails": unit.guardrails,
+                });
+                CustomerRecord::new("exposure", experiment, &record)
+            })
+            .collect()
+    }
+
+    /// Delete the customer's unit record in every experiment. The
+    /// per-variant and per-day tallies keep counting it (they name no one),
+    /// so results do not move; exposed again, it counts as a new unit.
+    fn forget_customer(customer: &str) -> Result<ForgetReport, Error> {
+        let units = units_of(customer)?;
+        for (experiment, _) in &units {
+            store::delete(&Unit::key(experiment, customer));
+        }
+        Ok(ForgetReport::new()
+            .removed("exposure", units.len() as u32)
+            .kept("per-variant and per-day counts of exposures and conversions, which name no one"))
     }
 }
 

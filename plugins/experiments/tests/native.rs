@@ -440,3 +440,51 @@ fn guardrails_sequential_analysis_cuped_and_many_arms() {
             .any(|m| m.contains("flat (improper) prior"))
     );
 }
+
+#[test]
+fn a_customer_is_exported_and_forgotten_while_the_counts_stay() {
+    let host = TestHost::new().at(NOW);
+    for key in ["demo", "other"] {
+        Lab::define(draft(key, &[1, 1], 10_000)).expect("define");
+        Lab::start(key.into()).expect("start");
+    }
+    let ann = expose("demo", "ann");
+    convert("demo", "ann", 42.0);
+    expose("other", "ann");
+    for u in 0..20 {
+        expose("demo", &format!("u{u}"));
+    }
+    let before = Lab::results("demo".into()).expect("results");
+
+    let records = Lab::export_customer("ann");
+    let mut seen: Vec<&str> = records.iter().map(|r| r.id.as_str()).collect();
+    seen.sort();
+    assert_eq!(seen, ["demo", "other"]);
+    assert!(records.iter().all(|r| r.kind == "exposure"));
+    let demo: serde_json::Value = serde_json::from_str(&records[0].payload).unwrap();
+    assert_eq!(demo["variant"].as_str(), ann.variant.as_deref());
+    assert_eq!(
+        (demo["converted"].as_bool(), demo["value"].as_f64()),
+        (Some(true), Some(42.0))
+    );
+
+    let report = Lab::forget_customer("ann").expect("forget");
+    assert_eq!(report.removed, [("exposure".to_owned(), 2)]);
+    assert!(!report.kept.is_empty());
+    assert!(Lab::export_customer("ann").is_empty());
+    assert!(
+        !host.keys().iter().any(|k| k.contains("ann")),
+        "{:?}",
+        host.keys()
+    );
+    // The tallies still count ann: the results do not move.
+    let after = Lab::results("demo".into()).expect("results");
+    let units = |r: &ExperimentResults| {
+        r.primary
+            .arms
+            .iter()
+            .map(|a| (a.units, a.conversions))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(units(&after), units(&before));
+}

@@ -13,7 +13,10 @@ use mercato_sdk::livestream::{
     Booking, BookingStatus, Cancellation, LivestreamBooking, Reminder, Session, SessionDraft,
     SessionStatus,
 };
-use mercato_sdk::{Component, Description, Error, Event, Timestamp, Validation, clock, store};
+use mercato_sdk::{
+    Component, CustomerRecord, Description, Error, Event, ForgetReport, Timestamp, Validation,
+    clock, store,
+};
 
 pub use settings::Settings;
 
@@ -41,6 +44,36 @@ impl Component for Livestream {
 
     fn validate_settings(settings: &Settings) -> Vec<mercato_sdk::FieldError> {
         settings.check()
+    }
+
+    /// Every booking and waitlist entry of the customer, cancelled ones too.
+    fn export_customer(customer: &str) -> Vec<CustomerRecord> {
+        roster::bookings_of(customer)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|b| {
+                let b = roster::present(b);
+                CustomerRecord::new(roster::record_kind(&b), b.id.as_str(), &b)
+            })
+            .collect()
+    }
+
+    /// Delete every booking of the customer. A live one frees its seat or
+    /// waitlist place first, promoting the next in line as a cancellation
+    /// would; sessions keep their counts of the bookings that remain.
+    fn forget_customer(customer: &str) -> Result<ForgetReport, Error> {
+        let mut report = ForgetReport::new();
+        for booking in roster::bookings_of(customer)? {
+            report = report.removed(roster::record_kind(&booking), 1);
+            if let Some(next) = roster::erase(&booking)? {
+                Event::new("booking.promoted")
+                    .customer(next.customer.as_str())
+                    .with("session", next.session_id.as_str())
+                    .with("booking", next.id.as_str())
+                    .emit();
+            }
+        }
+        Ok(report.kept("sessions, with the seat counts of the bookings that remain"))
     }
 }
 

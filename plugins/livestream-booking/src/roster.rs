@@ -168,3 +168,35 @@ pub fn clear(session: &mut Session) -> Result<usize, Error> {
     session.waitlisted = 0;
     Ok(confirmed.len() + waiting.len())
 }
+
+/// Every booking `customer` ever made, cancelled ones included.
+pub fn bookings_of(customer: &str) -> Result<Vec<Booking>, Error> {
+    Ok(store::values::<Booking>("booking/")?
+        .into_iter()
+        .filter(|b| b.customer == customer)
+        .collect())
+}
+
+/// What a booking is called in an export or erasure report.
+pub fn record_kind(booking: &Booking) -> &'static str {
+    match booking.status {
+        BookingStatus::Waitlisted => "waitlist-entry",
+        _ => "booking",
+    }
+}
+
+/// Take the booking out of its session if it is live (promoting whoever is
+/// next, as a cancellation would) and delete it. The promoted booking, if
+/// any.
+pub fn erase(booking: &Booking) -> Result<Option<Booking>, Error> {
+    let promoted = if booking.status == BookingStatus::Cancelled {
+        None
+    } else {
+        let mut session = load_session(&booking.session_id)?;
+        let promoted = remove(&mut session, booking)?;
+        save_session(&session)?;
+        promoted
+    };
+    store::delete(&format!("booking/{}", booking.id));
+    Ok(promoted)
+}

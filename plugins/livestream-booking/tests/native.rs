@@ -217,3 +217,52 @@ fn a_promoted_booking_is_no_longer_on_the_waitlist_wherever_it_is_read() {
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].waitlist_position, None);
 }
+
+#[test]
+fn a_customer_is_exported_whole_and_forgotten_with_the_line_moving_up() {
+    let host = TestHost::new().at(NOW);
+    let s = Livestream::schedule(draft(1)).unwrap().id;
+    let other = Livestream::schedule(draft(5)).unwrap().id;
+    let ann = book(&s, "ann");
+    book(&s, "bob");
+    let old = book(&other, "ann");
+    Livestream::cancel_booking(old.id.clone()).unwrap();
+    book(&other, "cid");
+
+    let records = Livestream::export_customer("ann");
+    let mut kinds: Vec<(&str, &str)> = records
+        .iter()
+        .map(|r| (r.kind.as_str(), r.id.as_str()))
+        .collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [("booking", ann.id.as_str()), ("booking", old.id.as_str())]
+    );
+    let payload: serde_json::Value = serde_json::from_str(&records[0].payload).unwrap();
+    assert_eq!(payload["customer"], "ann");
+    assert_eq!(Livestream::export_customer("bob")[0].kind, "waitlist-entry");
+
+    let report = Livestream::forget_customer("ann").unwrap();
+    assert_eq!(report.removed, [("booking".to_owned(), 2)]);
+    assert!(Livestream::export_customer("ann").is_empty());
+    // Nothing in the store names ann any more; bob took her seat.
+    for key in host.keys() {
+        let value = host.get::<serde_json::Value>(&key).unwrap_or_default();
+        assert!(
+            !key.contains("ann") && !value.to_string().contains("ann"),
+            "{key}: {value}"
+        );
+    }
+    let bookings = Livestream::list_bookings(s.clone()).unwrap();
+    assert_eq!(bookings.len(), 1);
+    assert_eq!(
+        (bookings[0].customer.as_str(), bookings[0].status),
+        ("bob", BookingStatus::Confirmed)
+    );
+    assert_eq!(Livestream::get_session(s).unwrap().booked, 1);
+    assert_eq!(Livestream::get_session(other).unwrap().booked, 1);
+    assert!(host.events().iter().any(|e| e.name == "booking.promoted"));
+    // Forgetting someone with nothing stored removes nothing.
+    assert_eq!(Livestream::forget_customer("zed").unwrap().total(), 0);
+}

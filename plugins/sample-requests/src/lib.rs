@@ -15,8 +15,8 @@ use mercato_sdk::samples::{
     ShippingAddress, StockLevel,
 };
 use mercato_sdk::{
-    ApprovalRequest, Component, Decision, Description, Error, Event, Validation, approvals, clock,
-    store,
+    ApprovalRequest, Component, CustomerRecord, Decision, Description, Error, Event, ForgetReport,
+    Validation, approvals, clock, store,
 };
 
 pub use settings::{InitialStock, Settings};
@@ -168,6 +168,48 @@ impl Component for SampleDesk {
         .emit();
         Ok(())
     }
+
+    /// Every sample request of the customer, shipping address included.
+    fn export_customer(customer: &str) -> Vec<CustomerRecord> {
+        requests_of(customer)
+            .unwrap_or_default()
+            .iter()
+            .map(|r| CustomerRecord::new("sample-request", r.id.as_str(), r))
+            .collect()
+    }
+
+    /// Delete every request of the customer and its per-customer index. An
+    /// open request gives its reserved stock back and withdraws its pending
+    /// approval, as a cancellation would.
+    fn forget_customer(customer: &str) -> Result<ForgetReport, Error> {
+        let requests = requests_of(customer)?;
+        for r in &requests {
+            if matches!(
+                r.state,
+                RequestState::AwaitingApproval | RequestState::Approved
+            ) {
+                adjust_stock(&r.sku, i64::from(r.quantity))?;
+            }
+            if let Some(approval) = &r.approval_id {
+                approvals::withdraw(approval);
+            }
+            store::delete(&format!("req/{:012}", seq_of(&r.id)?));
+        }
+        for key in store::keys(&format!("customer/{customer}/")) {
+            store::delete(&key);
+        }
+        Ok(ForgetReport::new()
+            .removed("sample-request", requests.len() as u32)
+            .kept("stock levels, with what open requests had reserved given back"))
+    }
+}
+
+/// Every request `customer` made, in any state.
+fn requests_of(customer: &str) -> Result<Vec<SampleRequest>, Error> {
+    Ok(store::values::<SampleRequest>("req/")?
+        .into_iter()
+        .filter(|r| r.customer == customer)
+        .collect())
 }
 
 impl SampleRequests for SampleDesk {
@@ -342,6 +384,11 @@ impl SampleRequests for SampleDesk {
         )?;
         r.reason = Some(reason);
         adjust_stock(&r.sku, i64::from(r.quantity))?;
+        // Nobody needs to decide a cancelled request any more (a decided
+        // approval is left as it is).
+        if let Some(approval) = &r.approval_id {
+            approvals::withdraw(approval);
+        }
         save(&r)?;
         event("sample.cancelled", &r).emit();
         Ok(r)

@@ -248,3 +248,48 @@ fn identifiers_are_trimmed_before_they_are_counted_compared_or_stored() {
     .unwrap();
     assert_eq!(listed.len(), 3);
 }
+
+#[test]
+fn a_cancelled_request_withdraws_its_pending_approval() {
+    let host = host();
+    let big = SampleDesk::request(draft("ann", 11)).unwrap();
+    SampleDesk::cancel(big.id.clone(), "customer changed their mind".into()).unwrap();
+    let filed = host.approvals();
+    assert_eq!(filed.len(), 1);
+    assert!(filed[0].withdrawn, "{filed:?}");
+}
+
+#[test]
+fn a_customer_is_exported_with_addresses_and_forgotten_with_stock_given_back() {
+    let host = host();
+    let small = SampleDesk::request(draft("ann", 5)).unwrap();
+    SampleDesk::ship(small.id.clone(), "DHL".into(), "X1".into()).unwrap();
+    let open = SampleDesk::request(draft("ann", 11)).unwrap();
+    let mut elsewhere = draft("bob", 2);
+    elsewhere.address.line1 = "Ringstr. 9".into();
+    let bob = SampleDesk::request(elsewhere).unwrap();
+    assert_eq!(available(), 100 - 5 - 11 - 2);
+
+    let records = SampleDesk::export_customer("ann");
+    let mut ids: Vec<&str> = records.iter().map(|r| r.id.as_str()).collect();
+    ids.sort();
+    assert_eq!(ids, [small.id.as_str(), open.id.as_str()]);
+    assert!(records.iter().all(|r| r.kind == "sample-request"));
+    let payload: serde_json::Value = serde_json::from_str(&records[0].payload).unwrap();
+    assert_eq!(payload["address"]["line1"], "Hauptstr. 1", "{payload}");
+
+    let report = SampleDesk::forget_customer("ann").unwrap();
+    assert_eq!(report.removed, [("sample-request".to_owned(), 2)]);
+    assert!(SampleDesk::export_customer("ann").is_empty());
+    // The open request's 11 units are back; the shipped 5 are gone for good.
+    assert_eq!(available(), 100 - 5 - 2);
+    assert!(host.approvals()[0].withdrawn);
+    for key in host.keys() {
+        let value = host.get::<serde_json::Value>(&key).unwrap_or_default();
+        assert!(
+            !key.contains("ann") && !value.to_string().contains("Hauptstr"),
+            "{key}: {value}"
+        );
+    }
+    assert_eq!(SampleDesk::get(bob.id).unwrap().customer, "bob");
+}

@@ -15,7 +15,10 @@ use mercato_sdk::feedback::{
     AtRiskCustomer, FeatureAverage, Feedback, FeedbackDraft, FeedbackFilter, ProductSummary,
     RiskRule, TrialFeedback, WeekTrend,
 };
-use mercato_sdk::{Component, Description, Error, Event, Timestamp, Validation, clock, store};
+use mercato_sdk::{
+    Component, CustomerRecord, Description, Error, Event, ForgetReport, Timestamp, Validation,
+    clock, store,
+};
 
 pub use settings::Settings;
 
@@ -74,6 +77,36 @@ impl Component for TrialDesk {
     fn validate_settings(settings: &Settings) -> Vec<mercato_sdk::FieldError> {
         settings.check()
     }
+
+    /// Every answer the customer gave: scores, ratings and comments.
+    fn export_customer(customer: &str) -> Vec<CustomerRecord> {
+        answers_of(customer)
+            .unwrap_or_default()
+            .iter()
+            .map(|f| CustomerRecord::new("feedback", f.id.as_str(), f))
+            .collect()
+    }
+
+    /// Delete every answer of the customer. Summaries are worked out from
+    /// the answers that remain, so nothing else names them.
+    fn forget_customer(customer: &str) -> Result<ForgetReport, Error> {
+        let answers = answers_of(customer)?;
+        for f in &answers {
+            let seq: u64 = f.id.trim_start_matches("f-").parse().map_err(|_| {
+                Error::Internal(format!("stored feedback has the malformed id `{}`", f.id))
+            })?;
+            store::delete(&format!("fb/{seq:012}"));
+        }
+        Ok(ForgetReport::new().removed("feedback", answers.len() as u32))
+    }
+}
+
+/// Every answer `customer` gave, oldest first.
+fn answers_of(customer: &str) -> Result<Vec<Feedback>, Error> {
+    Ok(all()?
+        .into_iter()
+        .filter(|f| f.customer == customer)
+        .collect())
 }
 
 impl TrialFeedback for TrialDesk {

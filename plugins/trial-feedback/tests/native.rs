@@ -259,3 +259,34 @@ fn feature_names_and_identifiers_are_trimmed_before_they_are_compared_or_stored(
         "{err:?}"
     );
 }
+
+#[test]
+fn a_customer_is_exported_and_forgotten_and_summaries_follow() {
+    let host = TestHost::new().at(NOW);
+    let a1 = submit("ann", "crm", 3, &[("search", 2)]);
+    let a2 = submit("ann", "crm", 4, &[]);
+    submit("bob", "crm", 10, &[("search", 5)]);
+
+    let records = TrialDesk::export_customer("ann");
+    let ids: Vec<&str> = records.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, [a1.id.as_str(), a2.id.as_str()]);
+    let payload: serde_json::Value = serde_json::from_str(&records[0].payload).unwrap();
+    assert_eq!(
+        (payload["nps"].as_u64(), payload["comment"].as_str()),
+        (Some(3), Some("ok"))
+    );
+
+    let report = TrialDesk::forget_customer("ann").unwrap();
+    assert_eq!(report.removed, [("feedback".to_owned(), 2)]);
+    assert!(TrialDesk::export_customer("ann").is_empty());
+    for key in host.keys() {
+        let value = host.get::<serde_json::Value>(&key).unwrap_or_default();
+        assert!(!value.to_string().contains("ann"), "{key}: {value}");
+    }
+    // Only bob's answer is left to summarise.
+    let summary = TrialDesk::summary("crm".into()).unwrap();
+    assert_eq!(summary.responses, 1);
+    // A new answer never reuses an erased one's id.
+    let next = submit("cid", "crm", 7, &[]);
+    assert!(next.id != a1.id && next.id != a2.id);
+}

@@ -32,3 +32,11 @@ impl ApprovalRequest {
 pub fn request(request: &ApprovalRequest) -> String {
     imp::request(request)
 }
+
+/// Close a request this component filed and no longer needs (the sample
+/// request was cancelled, say): the inbox shows it withdrawn and nobody can
+/// decide it any more. Takes effect when the invocation commits; a request
+/// that is not pending is left as it is.
+pub fn withdraw(approval_id: &str) {
+    imp::withdraw(approval_id)
+}

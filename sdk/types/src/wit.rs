@@ -19,7 +19,7 @@ impl WitVersion {
     pub const ALL: [WitVersion; 2] = [WitVersion::V0_2, WitVersion::V0_1];
 
     /// The version new components are built against.
-    pub const CURRENT: WitVersion = WitVersion::V0_1;
+    pub const CURRENT: WitVersion = WitVersion::V0_2;
 
     /// The package with its version, as stamped and declared
     /// (`mercato:sales@0.2.0`).

@@ -39,7 +39,7 @@ fn the_wrong_kind_names_the_missing_export() {
     match &err {
         LoadError::WrongWorld { kind, detail } => {
             assert_eq!(*kind, Kind::SampleRequests);
-            assert!(detail.contains("mercato:sales/samples@0.1.0"), "{detail}");
+            assert!(detail.contains("mercato:sales/samples@0.2.0"), "{detail}");
         }
         other => panic!("expected WrongWorld, got {other}"),
     }
@@ -172,7 +172,7 @@ fn stamp(bytes: &[u8]) -> Option<String> {
 #[test]
 fn sdk_components_carry_the_wit_stamp() {
     let bytes = mercato_artifacts::read(mercato_artifacts::LIVESTREAM_BOOKING);
-    assert_eq!(stamp(&bytes).as_deref(), Some("mercato:sales@0.1.0"));
+    assert_eq!(stamp(&bytes).as_deref(), Some("mercato:sales@0.2.0"));
 }
 
 #[test]

@@ -13,6 +13,7 @@ mod http;
 mod isolation;
 mod market;
 mod rollout;
+mod versions;
 
 /// 2026-03-01T09:00:00Z.
 pub const NOW: u64 = 1_772_355_600_000;

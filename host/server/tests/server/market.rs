@@ -874,8 +874,8 @@ async fn decisions_are_delivered_exactly_once_on(db: Database) {
         (Some("failed"), Some("trapped"))
     );
 
-    // Cancelled while awaiting approval: approving it shows the component's
-    // refusal and its reason.
+    // Cancelled while awaiting approval: the component withdraws its
+    // request, the inbox shows it withdrawn, and nobody can decide it.
     let second = request(15).await;
     let (status, cancelled) = call(
         &router,
@@ -891,6 +891,8 @@ async fn decisions_are_delivered_exactly_once_on(db: Database) {
         "{cancelled}"
     );
     let approval = approval_of(second.clone()).await;
+    assert_eq!(approval["status"], "withdrawn", "{approval}");
+    assert_eq!(approval["delivery"]["state"], "undecided", "{approval}");
     let decide = format!(
         "/v1/tenants/acme/approvals/{}/decide",
         approval["id"].as_str().unwrap()
@@ -903,17 +905,24 @@ async fn decisions_are_delivered_exactly_once_on(db: Database) {
         json!({"decision": "approve"}),
     )
     .await;
-    assert_eq!(status, 200, "{decided}");
-    let delivery = &decided["approval"]["delivery"];
-    assert_eq!(delivery["state"], "refused", "{decided}");
-    assert!(
-        delivery["reply"]["conflict"]
-            .as_str()
-            .unwrap()
-            .contains("cancelled"),
+    assert_eq!(
+        (status, decided["error"]["code"].as_str()),
+        (409, Some("withdrawn")),
         "{decided}"
     );
-    assert_eq!(decided["component"], delivery["reply"]);
+    let (_, withdrawn) = call(
+        &router,
+        dora,
+        "GET",
+        "/v1/tenants/acme/approvals?status=withdrawn",
+        json!(null),
+    )
+    .await;
+    assert_eq!(
+        withdrawn["approvals"].as_array().map(Vec::len),
+        Some(1),
+        "{withdrawn}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
