@@ -263,14 +263,20 @@ impl crate::Registry {
         rows.iter().map(profile_from_row).collect()
     }
 
-    /// Erase a customer on request: the profile and every event about them.
-    /// Returns how many events went.
+    /// Erase a customer's profile and every event about them, recording in
+    /// the same audited change what the tenant's components removed
+    /// (`components`, already done by the host through each component).
+    /// Not found only when nothing at all was held: no profile, no event,
+    /// and `held_elsewhere` false. The profile's presence and the count of
+    /// events removed.
     pub async fn erase_customer(
         &self,
         actor: &Principal,
         tenant: &str,
         id: &str,
-    ) -> Result<u64, RegistryError> {
+        components: &serde_json::Value,
+        held_elsewhere: bool,
+    ) -> Result<(bool, u64), RegistryError> {
         actor.may(Action::EraseCustomer, On::Tenant(tenant))?;
         let mut change = Change::begin(&self.db, actor).await?;
         let profile = sqlx::query("DELETE FROM customers WHERE tenant = $1 AND id = $2")
@@ -285,7 +291,7 @@ impl crate::Registry {
             .execute(change.conn())
             .await?
             .rows_affected();
-        if profile == 0 && events == 0 {
+        if profile == 0 && events == 0 && !held_elsewhere {
             return Err(RegistryError::not_found(
                 "customer",
                 format!("{tenant}/{id}"),
@@ -297,14 +303,13 @@ impl crate::Registry {
                 &format!("{tenant}/{id}"),
                 Some(tenant),
                 &serde_json::json!({ "profile": profile == 1, "events": events }),
-                &serde_json::Value::Null,
+                &serde_json::json!({ "components": components }),
             )
             .await?;
         change.commit().await?;
-        Ok(events)
+        Ok((profile == 1, events))
     }
 }
-
 /// Profiles in the database, for the runtime (blocking, like the state store).
 #[derive(Debug, Clone)]
 pub struct SqlCustomers {

@@ -1237,10 +1237,10 @@ async fn customers_import_read_erase_and_events_query(base: Builder) {
     // Erasure: the profile and every event about them, nobody else's.
     assert_eq!(
         w.registry
-            .erase_customer(&w.director, "north", "ann")
+            .erase_customer(&w.director, "north", "ann", &serde_json::json!([]), false)
             .await
             .unwrap(),
-        2
+        (true, 2)
     );
     assert_eq!(
         w.registry
@@ -1254,7 +1254,7 @@ async fn customers_import_read_erase_and_events_query(base: Builder) {
     assert_eq!(by(q(|_| {})).await.len(), 1);
     assert_eq!(
         w.registry
-            .erase_customer(&w.director, "north", "ann")
+            .erase_customer(&w.director, "north", "ann", &serde_json::json!([]), false)
             .await
             .unwrap_err()
             .code(),

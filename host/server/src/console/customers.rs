@@ -352,12 +352,32 @@ pub async fn erase(
         ));
     }
     match market.erase_customer(&me, &tenant, &id).await {
-        Ok(events) => {
-            let done = format!(
-                "{id}: {} ({events} {})",
-                viewer.chrome().t("customers.erased"),
-                viewer.chrome().t("customers.events_removed")
+        Ok(erasure) => {
+            let chrome = viewer.chrome();
+            let mut done = format!(
+                "{id}: {} ({} {})",
+                chrome.t("customers.erased"),
+                erasure.events_removed,
+                chrome.t("customers.events_removed")
             );
+            for part in &erasure.components {
+                let removed: u64 = part
+                    .removed
+                    .iter()
+                    .flatten()
+                    .filter_map(|k| k["count"].as_u64())
+                    .sum();
+                let what = match part.outcome {
+                    "done" => format!("{removed} {}", chrome.t("customers.records_removed")),
+                    "unable" => chrome.t("customers.component_unable").to_owned(),
+                    _ => format!(
+                        "{}: {}",
+                        chrome.t("customers.component_failed"),
+                        part.reason.as_deref().unwrap_or_default()
+                    ),
+                };
+                done.push_str(&format!("; {}: {what}", part.component));
+            }
             customers_page(&market, &viewer, &tenant, Some(done), None).await
         }
         Err(e) => {

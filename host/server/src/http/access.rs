@@ -141,6 +141,11 @@ pub const ROUTES: &[(&str, &str, Action)] = &[
         "/v1/tenants/{tenant}/customers/{id}",
         Action::EraseCustomer,
     ),
+    (
+        "GET",
+        "/v1/tenants/{tenant}/customers/{id}/export",
+        Action::ReadCustomers,
+    ),
     ("GET", "/v1/tenants/{tenant}/events", Action::ReadEvents),
     (
         "GET",

@@ -138,9 +138,12 @@ pub async fn get(
     Ok(Json(json!(m.registry().customer(&me, &tenant, &id).await?)))
 }
 
-/// Erase a customer on request: the profile and every event about them.
+/// Erase a customer on request: every installed component forgets what it
+/// holds about them (through WIT 0.2's `forget-customer`; a 0.1 component
+/// is listed as unable), then the profile and every event about them go, in
+/// one audited change whose record is the report returned here.
 #[utoipa::path(delete, path = "/v1/tenants/{tenant}/customers/{id}", tag = "customers", params(("tenant" = String, Path), ("id" = String, Path)),
-    responses((status = 200, description = "`{\"erased\": id, \"events_removed\": n}`", body = Value),
+    responses((status = 200, description = "`{\"erased\": id, \"profile\": bool, \"events_removed\": n, \"components\": [{component, package, version, wit, outcome: done|unable|failed, removed: [{kind, count}], kept, reason}]}`", body = Value),
               (status = 404, description = "Nothing known about this customer", body = super::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn erase(
@@ -148,8 +151,80 @@ pub async fn erase(
     Caller(me): Caller,
     Path((tenant, id)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let events = m.erase_customer(&me, &tenant, &id).await?;
-    Ok(Json(json!({ "erased": id, "events_removed": events })))
+    Ok(Json(json!(m.erase_customer(&me, &tenant, &id).await?)))
+}
+
+/// The export's format.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ExportFormat {
+    /// `json` (default) or `ndjson`; `Accept: application/x-ndjson` also
+    /// picks NDJSON.
+    format: Option<String>,
+}
+
+/// Everything held about a customer (data portability): the profile, every
+/// event about them, and each installed component's records (through WIT
+/// 0.2's `export-customer`; a 0.1 component is listed as unable). As one
+/// JSON document, or as NDJSON: a `profile` line, one line per `event`, one
+/// per component `record`, and one per `component` with its outcome.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/customers/{id}/export", tag = "customers",
+    params(("tenant" = String, Path), ("id" = String, Path), ExportFormat),
+    responses((status = 200, description = "`{\"customer\", \"profile\", \"events\": [...], \"components\": [{component, package, version, wit, outcome, records: [{kind, id, payload}]}]}`, or NDJSON", body = Value),
+              (status = 400, description = "An unknown format", body = super::ErrorBody),
+              (status = 404, description = "Nothing known about this customer", body = super::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn export(
+    State(m): Market,
+    Caller(me): Caller,
+    Path((tenant, id)): Path<(String, String)>,
+    Query(format): Query<ExportFormat>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let accepts_ndjson = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/x-ndjson"));
+    let ndjson = match format.format.as_deref() {
+        None => accepts_ndjson,
+        Some("json") => false,
+        Some("ndjson") => true,
+        Some(other) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad-query",
+                format!("`format={other}` is not one of json, ndjson"),
+            ));
+        }
+    };
+    let export = m.export_customer(&me, &tenant, &id).await?;
+    if !ndjson {
+        return Ok(Json(json!(export)).into_response());
+    }
+    let mut lines: Vec<Value> = Vec::new();
+    lines.push(json!({"type": "profile", "customer": export.customer, "profile": export.profile}));
+    for event in &export.events {
+        lines.push(json!({"type": "event", "event": event}));
+    }
+    for part in &export.components {
+        for record in part.records.iter().flatten() {
+            lines.push(json!({"type": "record", "component": part.component, "record": record}));
+        }
+        let mut summary = json!(part);
+        if let Some(fields) = summary.as_object_mut() {
+            fields.remove("records");
+        }
+        lines.push(json!({"type": "component", "component": summary}));
+    }
+    let mut body = String::new();
+    for line in lines {
+        body.push_str(&line.to_string());
+        body.push('\n');
+    }
+    Ok((
+        [(header::CONTENT_TYPE, "application/x-ndjson; charset=utf-8")],
+        body,
+    )
+        .into_response())
 }
 
 /// Event filters and the export format.

@@ -148,6 +148,7 @@ fn documented() -> (Router<Arc<Marketplace>>, utoipa::openapi::OpenApi) {
         .routes(routes!(invoke::call))
         .routes(routes!(customers::import, customers::list))
         .routes(routes!(customers::get, customers::erase))
+        .routes(routes!(customers::export))
         .routes(routes!(customers::events))
         .routes(routes!(inbox::list))
         .routes(routes!(inbox::decide))

@@ -12,7 +12,7 @@ use super::{MarketError, Marketplace};
 
 impl Marketplace {
     /// Apply one registry change, then forget what this host cached.
-    async fn changed<T>(
+    pub(super) async fn changed<T>(
         &self,
         change: impl Future<Output = Result<T, RegistryError>>,
     ) -> Result<T, MarketError> {
@@ -114,17 +114,6 @@ impl Marketplace {
         profiles: Vec<CustomerProfile>,
     ) -> Result<usize, MarketError> {
         self.changed(self.registry.import_customers(actor, tenant, profiles))
-            .await
-    }
-
-    /// Erase a customer's profile and events.
-    pub async fn erase_customer(
-        &self,
-        actor: &Principal,
-        tenant: &str,
-        id: &str,
-    ) -> Result<u64, MarketError> {
-        self.changed(self.registry.erase_customer(actor, tenant, id))
             .await
     }
 }

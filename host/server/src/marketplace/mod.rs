@@ -25,6 +25,7 @@
 
 mod admin;
 pub mod admission;
+pub mod customer_data;
 mod decisions;
 mod flight;
 mod installs;

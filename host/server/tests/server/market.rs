@@ -936,3 +936,344 @@ async fn decisions_are_delivered_exactly_once_on_postgres() {
     let db = postgres().await;
     decisions_are_delivered_exactly_once_on(db).await;
 }
+
+/// A tenant with the four 0.2 components and a 0.1 build of
+/// livestream-booking: a customer with a booking in each livestream, a
+/// sample request, feedback and an experiment exposure is exported whole
+/// (JSON and NDJSON) and erased: every record of the 0.2 components gone,
+/// the experiment's counts intact, the 0.1 build reported unable, the whole
+/// report in the audit log.
+async fn customers_are_exported_and_erased_across_components_on(db: Database) {
+    let s = seeded(db).await;
+    let router = sample_desk(&s, 50).await;
+    enable(
+        &s,
+        &router,
+        "trial-feedback",
+        &["store", "events"],
+        mercato_artifacts::TRIAL_FEEDBACK,
+        json!({}),
+    )
+    .await;
+    enable(
+        &s,
+        &router,
+        "experiments",
+        &["store", "events"],
+        mercato_artifacts::EXPERIMENTS,
+        json!({}),
+    )
+    .await;
+    let mut classic = manifest(
+        "mercato/livestream-classic",
+        "1.0.0",
+        Kind::LivestreamBooking,
+        &["store", "events"],
+    );
+    classic.wit = "mercato:sales@0.1.0".into();
+    s.app
+        .publish_approved(
+            "dev",
+            "legal",
+            &classic,
+            &mercato_artifacts::read(mercato_artifacts::LIVESTREAM_BOOKING_V0_1),
+        )
+        .await;
+    let dora = s.director.1.as_str();
+    let ray = s.rep.1.as_str();
+    let (status, body) = call(
+        &router,
+        dora,
+        "POST",
+        "/v1/tenants/acme/installs",
+        json!({"package": "mercato/livestream-classic"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = call(
+        &router,
+        dora,
+        "POST",
+        "/v1/tenants/acme/customers",
+        json!([{"id": "ann", "name": "Ann Lee", "email": "ann@example.com", "phone": null,
+                "company": null, "address": null, "tags": []}]),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+
+    let c =
+        |install: &str, function: &str| format!("/v1/tenants/acme/components/{install}/{function}");
+    let ok = |(status, body): (u16, Value)| {
+        assert_eq!(status, 200, "{body}");
+        body
+    };
+    for install in ["livestream-booking", "livestream-classic"] {
+        let session = ok(call(
+            &router,
+            ray,
+            "POST",
+            &c(install, "schedule"),
+            json!({"draft": {"title": "Launch", "host": "Mia", "starts-at": NOW + 24 * crate::HOUR,
+                             "duration-minutes": 30, "capacity": 5}}),
+        )
+        .await);
+        ok(call(
+            &router,
+            ray,
+            "POST",
+            &c(install, "book"),
+            json!({"session-id": session["id"], "customer": "ann"}),
+        )
+        .await);
+    }
+    let request = ok(call(
+        &router,
+        ray,
+        "POST",
+        &format!("{SAMPLES}/request"),
+        draft(3),
+    )
+    .await);
+    ok(call(&router, ray, "POST", &c("trial-feedback", "submit"),
+        json!({"draft": {"customer": "ann", "product": "crm", "nps": 9, "ratings": [], "comment": "great"}})).await);
+    ok(call(&router, ray, "POST", &c("experiments", "define"),
+        json!({"draft": {"key": "script", "description": "Call script", "unit-type": "customer",
+               "variants": [{"key": "control", "weight": 1}, {"key": "new", "weight": 1}],
+               "seed": "s1", "primary-metric": {"name": "booked", "kind": "conversion"}, "coverage-bp": 10000}})).await);
+    ok(call(
+        &router,
+        ray,
+        "POST",
+        &c("experiments", "start"),
+        json!({"key": "script"}),
+    )
+    .await);
+    ok(call(
+        &router,
+        ray,
+        "POST",
+        &c("experiments", "record-exposure"),
+        json!({"key": "script", "unit-id": "ann"}),
+    )
+    .await);
+    ok(call(
+        &router,
+        ray,
+        "POST",
+        &c("experiments", "record-conversion"),
+        json!({"key": "script", "unit-id": "ann", "value": 1.0}),
+    )
+    .await);
+    let results = |body: Value| -> Vec<(u64, u64)> {
+        body["primary"]["arms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                (
+                    a["units"].as_u64().unwrap(),
+                    a["conversions"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let before = results(ok(call(
+        &router,
+        ray,
+        "POST",
+        &c("experiments", "results"),
+        json!({"key": "script"}),
+    )
+    .await));
+
+    // A rep may neither export nor erase.
+    let export = "/v1/tenants/acme/customers/ann/export";
+    assert_eq!(call(&router, ray, "GET", export, json!(null)).await.0, 403);
+    // The export: profile, events, and each component's records.
+    let exported = ok(call(&router, dora, "GET", export, json!(null)).await);
+    assert_eq!(exported["profile"]["email"], "ann@example.com");
+    assert!(
+        exported["events"].as_array().unwrap().len() >= 4,
+        "{exported}"
+    );
+    let part = |doc: &Value, install: &str| -> Value {
+        doc["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["component"] == install)
+            .cloned()
+            .unwrap_or_else(|| panic!("{install} missing: {doc}"))
+    };
+    let kinds = |p: &Value| -> Vec<String> {
+        p["records"]
+            .as_array()
+            .map(|r| {
+                r.iter()
+                    .map(|r| r["kind"].as_str().unwrap().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(kinds(&part(&exported, "livestream-booking")), ["booking"]);
+    assert_eq!(
+        kinds(&part(&exported, "sample-requests")),
+        ["sample-request"]
+    );
+    assert_eq!(
+        part(&exported, "sample-requests")["records"][0]["payload"]["address"]["city"],
+        "Lyon"
+    );
+    assert_eq!(
+        part(&exported, "sample-requests")["records"][0]["id"],
+        request["id"]
+    );
+    assert_eq!(kinds(&part(&exported, "trial-feedback")), ["feedback"]);
+    assert_eq!(kinds(&part(&exported, "experiments")), ["exposure"]);
+    let classic_part = part(&exported, "livestream-classic");
+    assert_eq!(
+        (
+            classic_part["outcome"].as_str(),
+            classic_part["wit"].as_str()
+        ),
+        (Some("unable"), Some("mercato:sales@0.1.0"))
+    );
+    // The same as NDJSON: a profile line, event lines, record lines, component lines.
+    let response = router
+        .clone()
+        .oneshot(
+            Request::builder()
+                .uri(format!("{export}?format=ndjson"))
+                .header("authorization", format!("Bearer {dora}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/x-ndjson; charset=utf-8"
+    );
+    let text = String::from_utf8(
+        response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let count = |t: &str| lines.iter().filter(|l| l["type"] == t).count();
+    assert_eq!(
+        (count("profile"), count("record"), count("component")),
+        (1, 4, 5),
+        "{text}"
+    );
+    assert_eq!(count("event"), exported["events"].as_array().unwrap().len());
+
+    // The erasure.
+    let (status, erased) = call(
+        &router,
+        dora,
+        "DELETE",
+        "/v1/tenants/acme/customers/ann",
+        json!(null),
+    )
+    .await;
+    assert_eq!(status, 200, "{erased}");
+    assert_eq!(erased["profile"], true);
+    assert!(erased["events_removed"].as_u64().unwrap() >= 4, "{erased}");
+    let removed = |install: &str| part(&erased, install)["removed"].clone();
+    assert_eq!(
+        removed("livestream-booking"),
+        json!([{"kind": "booking", "count": 1}])
+    );
+    assert_eq!(
+        removed("sample-requests"),
+        json!([{"kind": "sample-request", "count": 1}])
+    );
+    assert_eq!(
+        removed("trial-feedback"),
+        json!([{"kind": "feedback", "count": 1}])
+    );
+    assert_eq!(
+        removed("experiments"),
+        json!([{"kind": "exposure", "count": 1}])
+    );
+    assert_eq!(part(&erased, "livestream-classic")["outcome"], "unable");
+    assert!(
+        part(&erased, "livestream-classic")["reason"]
+            .as_str()
+            .unwrap()
+            .contains("0.1.0")
+    );
+    // Every record gone from the 0.2 components; the counts stay.
+    let sessions = ok(call(
+        &router,
+        ray,
+        "POST",
+        &c("livestream-booking", "list-sessions"),
+        json!({}),
+    )
+    .await);
+    assert_eq!(sessions[0]["booked"], 0, "{sessions}");
+    let requests = ok(call(
+        &router,
+        ray,
+        "POST",
+        &format!("{SAMPLES}/list-requests"),
+        json!({"filter": {"state": null, "customer": null}}),
+    )
+    .await);
+    assert_eq!(requests, json!([]));
+    let feedback = ok(call(
+        &router,
+        ray,
+        "POST",
+        &c("trial-feedback", "list-feedback"),
+        json!({"filter": {"product": null, "customer": null}}),
+    )
+    .await);
+    assert_eq!(feedback, json!([]));
+    let after = results(ok(call(
+        &router,
+        ray,
+        "POST",
+        &c("experiments", "results"),
+        json!({"key": "script"}),
+    )
+    .await));
+    assert_eq!(after, before, "the experiment's aggregates are intact");
+    // Nothing the host or a 0.2 component knows of is left to export.
+    assert_eq!(call(&router, dora, "GET", export, json!(null)).await.0, 404);
+    // One audit entry, with the report.
+    let entries =
+        mercato_registry::audit::list(s.market.registry().database(), Some("acme"), 0, 1000)
+            .await
+            .unwrap();
+    let erase = entries
+        .iter()
+        .find(|e| e.action == "customer.erase")
+        .expect("audited");
+    let audited = &erase.after;
+    assert!(
+        audited.contains("sample-request") && audited.contains("unable"),
+        "{audited}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn customers_are_exported_and_erased_across_components_on_sqlite() {
+    let (_dir, db) = sqlite().await;
+    customers_are_exported_and_erased_across_components_on(db).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn customers_are_exported_and_erased_across_components_on_postgres() {
+    customers_are_exported_and_erased_across_components_on(postgres().await).await;
+}
