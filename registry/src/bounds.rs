@@ -58,6 +58,8 @@ bounds! {
     CUSTOMER_TAGS = ("tags", 50);
     /// A version requirement (`^1.2`).
     REQUIREMENT = ("requirement", 200);
+    /// An install's guarded functions, as JSON.
+    GUARDS = ("guards", 64 * 1024);
 }
 
 impl Bound {
@@ -203,14 +205,15 @@ mod tests {
         let readme = include_str!("../../README.md");
         for b in ALL {
             let row = format!("| `{}`", b.field);
-            let unit =
-                if b.field.contains("schema") || b.field == "settings" || b.field == "manifest" {
-                    "bytes"
-                } else if *b == CUSTOMER_TAGS {
-                    "entries"
-                } else {
-                    "characters"
-                };
+            let unit = if b.field.contains("schema")
+                || ["settings", "manifest", "guards"].contains(&b.field)
+            {
+                "bytes"
+            } else if *b == CUSTOMER_TAGS {
+                "entries"
+            } else {
+                "characters"
+            };
             let figure = format!("| {} {unit}", b.max);
             assert!(
                 readme

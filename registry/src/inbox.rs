@@ -36,8 +36,29 @@ pub struct Approval {
     pub decided_at: Option<i64>,
     /// The director's reason.
     pub reason: Option<String>,
-    /// Where the decision stands with the component that asked.
+    /// Where the decision stands with the component that asked; for a
+    /// held call, whether the call ran and what it answered (`reply`).
     pub delivery: crate::delivery::Delivery,
+    /// For a call a guard held: the function it will run on approval (its
+    /// arguments are in `details`, contact details masked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub call: Option<HeldFunction>,
+}
+
+/// The function of a held call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HeldFunction {
+    /// Its WIT name.
+    pub function: String,
+}
+
+/// A call a guard held: what runs on approval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeldCall {
+    /// The function.
+    pub function: String,
+    /// Its arguments, as sent (unmasked: they are what runs).
+    pub args: serde_json::Value,
 }
 
 /// A director's answer.
@@ -65,13 +86,21 @@ pub struct ApprovalQuery {
 }
 
 pub(crate) const COLUMNS: &str = "id, tenant, component, subject, summary, details, status, requested_at, \
-     decided_by, decided_at, reason, delivery, delivery_reply, delivery_attempts, delivered_at";
+     decided_by, decided_at, reason, delivery, delivery_reply, delivery_attempts, delivered_at, held_call";
 
 pub(crate) fn approval_from_row(row: &sqlx::any::AnyRow) -> Result<Approval, RegistryError> {
     let details: String = row.try_get("details")?;
     let status: String = row.try_get("status")?;
     let decided = matches!(status.as_str(), "approved" | "rejected");
     let delivery = crate::delivery::Delivery::from_row(row, decided)?;
+    let held: Option<String> = row.try_get("held_call")?;
+    let call = held
+        .map(|h| serde_json::from_str::<HeldCall>(&h))
+        .transpose()
+        .map_err(|e| RegistryError::Corrupt(format!("stored held call: {e}")))?
+        .map(|h| HeldFunction {
+            function: h.function,
+        });
     Ok(Approval {
         id: row.try_get("id")?,
         tenant: row.try_get("tenant")?,
@@ -86,6 +115,7 @@ pub(crate) fn approval_from_row(row: &sqlx::any::AnyRow) -> Result<Approval, Reg
         decided_at: row.try_get("decided_at")?,
         reason: row.try_get("reason")?,
         delivery,
+        call,
     })
 }
 
@@ -187,24 +217,31 @@ impl crate::Registry {
                 format!("approval {id} was {} already", before.status),
             ));
         }
+        // A held call that was refused has nothing to deliver: it never runs.
+        let delivers = approved || before.call.is_none();
         let after = Approval {
             status: if approved { "approved" } else { "rejected" }.to_owned(),
             decided_by: Some(actor.name.clone()),
             decided_at: Some(now_ms()),
             reason,
-            delivery: crate::delivery::Delivery::waiting(),
+            delivery: if delivers {
+                crate::delivery::Delivery::waiting()
+            } else {
+                before.delivery.clone()
+            },
             ..before.clone()
         };
         // The decision and the duty to deliver it are one write: a host that
         // stops here leaves a decision someone will still deliver.
         sqlx::query(
             "UPDATE approvals SET status = $1, decided_by = $2, decided_at = $3, reason = $4, \
-             delivery = 'waiting' WHERE tenant = $5 AND id = $6",
+             delivery = $5 WHERE tenant = $6 AND id = $7",
         )
         .bind(&after.status)
         .bind(&after.decided_by)
         .bind(after.decided_at)
         .bind(&after.reason)
+        .bind(if delivers { "waiting" } else { "" })
         .bind(tenant)
         .bind(id)
         .execute(change.conn())
@@ -220,5 +257,90 @@ impl crate::Registry {
             .await?;
         change.commit().await?;
         Ok(after)
+    }
+
+    /// File a call a guard held (the host checked the guard): pending in
+    /// the inbox with `details` (the arguments, contact details masked),
+    /// the real arguments kept to run on approval. Audited.
+    pub async fn hold_call(
+        &self,
+        tenant: &str,
+        install: &str,
+        call: &HeldCall,
+        caller: &Principal,
+        details: Vec<(String, String)>,
+    ) -> Result<Approval, RegistryError> {
+        let id = format!("apr-{}", crate::accounts::random_hex(16)?);
+        let held = serde_json::to_string(call)
+            .map_err(|e| RegistryError::Corrupt(format!("held call: {e}")))?;
+        let summary = format!(
+            "`{}` of {install}, called by {}, needs a decision before it runs",
+            call.function, caller.name
+        );
+        let detail_text = serde_json::to_string(&details).unwrap_or_default();
+        let mut change = Change::begin(&self.db, caller).await?;
+        sqlx::query(
+            "INSERT INTO approvals (id, tenant, component, subject, summary, details, status, \
+             requested_at, held_call) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8)",
+        )
+        .bind(&id)
+        .bind(tenant)
+        .bind(install)
+        .bind(&call.function)
+        .bind(&summary)
+        .bind(&detail_text)
+        .bind(now_ms())
+        .bind(held)
+        .execute(change.conn())
+        .await?;
+        change
+            .record(
+                "approval.hold",
+                &format!("{install}/{id}"),
+                Some(tenant),
+                &serde_json::Value::Null,
+                &serde_json::json!({"function": call.function, "details": details}),
+            )
+            .await?;
+        change.commit().await?;
+        self.approval(tenant, &id).await
+    }
+
+    /// The call held under approval `id`, if it is one.
+    pub async fn held_call(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> Result<Option<HeldCall>, RegistryError> {
+        let held: Option<String> =
+            sqlx::query_scalar("SELECT held_call FROM approvals WHERE tenant = $1 AND id = $2")
+                .bind(tenant)
+                .bind(id)
+                .fetch_optional(self.db.pool())
+                .await?
+                .flatten();
+        held.map(|h| serde_json::from_str(&h))
+            .transpose()
+            .map_err(|e| RegistryError::Corrupt(format!("stored held call: {e}")))
+    }
+
+    /// Audit how a held call's run ended (after its delivery finished).
+    pub async fn record_held_run(
+        &self,
+        tenant: &str,
+        approval: &Approval,
+    ) -> Result<(), RegistryError> {
+        let actor = Principal::console();
+        let mut change = Change::begin(&self.db, &actor).await?;
+        change
+            .record(
+                "approval.run",
+                &format!("{}/{}", approval.component, approval.id),
+                Some(tenant),
+                &serde_json::json!({"status": approval.status, "decided_by": approval.decided_by}),
+                &serde_json::json!({"delivery": approval.delivery}),
+            )
+            .await?;
+        change.commit().await
     }
 }

@@ -24,6 +24,7 @@ pub mod db;
 pub mod delivery;
 mod error;
 pub mod events;
+pub mod guards;
 pub mod inbox;
 pub mod installs;
 pub mod notices;
@@ -44,7 +45,7 @@ pub use installs::{
     Install, InstallUpdate, NewInstall, Rollout, RolloutCheck, RolloutChecks, UpgradeOutcome,
     UpgradeRequest,
 };
-pub use mercato_types::{CustomerDirectory, CustomerProfile, MemoryCustomers};
+pub use mercato_types::{CustomerDirectory, CustomerProfile, MemoryCustomers, mask};
 pub use mercato_types::{Grants, Kind, Limits, Permission, RequestedLimits, permission};
 pub use package::{Manifest, Package, PackageError, key_id, sha256_hex};
 pub use principal::{Principal, Role};

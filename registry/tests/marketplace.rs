@@ -844,7 +844,7 @@ async fn installs_follow_pin_upgrade_accept_rollback(base: Builder) {
             InstallUpdate {
                 enabled: Some(false),
                 tracking: Some(false),
-                settings: None,
+                ..InstallUpdate::default()
             },
         )
         .await

@@ -91,6 +91,7 @@ impl crate::Registry {
             enabled: new.enabled.unwrap_or(true),
             tracking: true,
             settings,
+            guards: Vec::new(),
             updated_at: now_ms(),
             history: Vec::new(),
         };
@@ -182,18 +183,23 @@ impl crate::Registry {
             .settings
             .map(|s| settings_object(Some(s)))
             .transpose()?;
+        if let Some(guards) = &update.guards {
+            crate::guards::check(guards)?;
+        }
         let mut change = Change::begin(&self.db, actor).await?;
         let before = Self::load_install(change.conn(), tenant, id).await?;
         let after = Install {
             enabled: update.enabled.unwrap_or(before.enabled),
             tracking: update.tracking.unwrap_or(before.tracking),
             settings: settings.unwrap_or_else(|| before.settings.clone()),
+            guards: update.guards.unwrap_or_else(|| before.guards.clone()),
             updated_at: now_ms(),
             ..before.clone()
         };
         let action = match (before.enabled, after.enabled) {
             (true, false) => "install.disable",
             (false, true) => "install.enable",
+            _ if before.guards != after.guards => "install.guards",
             _ => "install.update",
         };
         Self::save_install(&mut change, Some(&before), &after, action).await?;

@@ -37,6 +37,8 @@ pub struct Install {
     pub tracking: bool,
     /// The tenant's settings, a JSON object.
     pub settings: serde_json::Value,
+    /// Functions that need a person before they run (see [`crate::guards`]).
+    pub guards: Vec<crate::guards::Guard>,
     /// Milliseconds since the Unix epoch.
     pub updated_at: i64,
     /// Every version it ran, oldest first.
@@ -89,6 +91,10 @@ pub struct InstallUpdate {
     /// New settings (validated by the component first).
     #[serde(default)]
     pub settings: Option<serde_json::Value>,
+    /// The whole new list of guarded functions (`[]` clears it): each
+    /// `{"function", "when"?}`, see [`crate::guards`].
+    #[serde(default)]
+    pub guards: Option<Vec<crate::guards::Guard>>,
 }
 
 /// Moving an install to a newer version.
@@ -117,7 +123,7 @@ pub struct UpgradeOutcome {
     pub install: Install,
 }
 
-pub(super) const INSTALL_COLUMNS: &str = "tenant, id, package, requirement, version, pending, accepted, enabled, tracking, settings, updated_at, pending_reason";
+pub(super) const INSTALL_COLUMNS: &str = "tenant, id, package, requirement, version, pending, accepted, enabled, tracking, settings, updated_at, pending_reason, guards";
 
 pub(super) fn corrupt(what: &str, e: impl std::fmt::Display) -> RegistryError {
     RegistryError::Corrupt(format!("stored {what}: {e}"))
@@ -128,6 +134,7 @@ pub(super) fn install_from_row(row: &sqlx::any::AnyRow) -> Result<Install, Regis
     let pending: Option<String> = row.try_get("pending")?;
     let accepted: String = row.try_get("accepted")?;
     let settings: String = row.try_get("settings")?;
+    let guards: String = row.try_get("guards")?;
     Ok(Install {
         tenant: row.try_get("tenant")?,
         id: row.try_get("id")?,
@@ -141,6 +148,7 @@ pub(super) fn install_from_row(row: &sqlx::any::AnyRow) -> Result<Install, Regis
         enabled: row.try_get::<i64, _>("enabled")? != 0,
         tracking: row.try_get::<i64, _>("tracking")? != 0,
         settings: serde_json::from_str(&settings).map_err(|e| corrupt("settings", e))?,
+        guards: serde_json::from_str(&guards).map_err(|e| corrupt("guards", e))?,
         updated_at: row.try_get("updated_at")?,
         pending_reason: row.try_get("pending_reason")?,
         history: Vec::new(),
@@ -244,11 +252,12 @@ impl crate::Registry {
         let accepted =
             serde_json::to_string(&after.accepted).map_err(|e| corrupt("permissions", e))?;
         let settings = after.settings.to_string();
+        let guards = serde_json::to_string(&after.guards).map_err(|e| corrupt("guards", e))?;
         if before.is_some() {
             sqlx::query(
                 "UPDATE installs SET requirement = $1, version = $2, pending = $3, accepted = $4, \
-                 enabled = $5, tracking = $6, settings = $7, updated_at = $8, pending_reason = $9 \
-                 WHERE tenant = $10 AND id = $11",
+                 enabled = $5, tracking = $6, settings = $7, updated_at = $8, pending_reason = $9, \
+                 guards = $10 WHERE tenant = $11 AND id = $12",
             )
             .bind(&after.requirement)
             .bind(after.version.to_string())
@@ -259,13 +268,14 @@ impl crate::Registry {
             .bind(settings)
             .bind(after.updated_at)
             .bind(&after.pending_reason)
+            .bind(&guards)
             .bind(&after.tenant)
             .bind(&after.id)
             .execute(change.conn())
             .await?;
         } else {
             sqlx::query(sqlx::AssertSqlSafe(format!(
-                "INSERT INTO installs ({INSTALL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+                "INSERT INTO installs ({INSTALL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
             )))
             .bind(&after.tenant)
             .bind(&after.id)
@@ -279,6 +289,7 @@ impl crate::Registry {
             .bind(settings)
             .bind(after.updated_at)
             .bind(&after.pending_reason)
+            .bind(&guards)
             .execute(change.conn())
             .await?;
         }
@@ -300,7 +311,7 @@ impl crate::Registry {
                 "package": i.package, "requirement": i.requirement, "version": i.version,
                 "pending": i.pending, "pending_reason": i.pending_reason,
                 "accepted": i.accepted, "enabled": i.enabled,
-                "tracking": i.tracking, "settings": i.settings,
+                "tracking": i.tracking, "settings": i.settings, "guards": i.guards,
             })
         };
         change

@@ -116,7 +116,11 @@ mod tests {
         }
         assert_eq!(
             Kind::Experiments.interface(),
-            "mercato:sales/experimentation@0.1.0"
+            "mercato:sales/experimentation@0.2.0"
+        );
+        assert_eq!(
+            Kind::LivestreamBooking.interface_in(WitVersion::V0_1),
+            "mercato:sales/livestream@0.1.0"
         );
         let err = "crm".parse::<Kind>().unwrap_err().to_string();
         assert!(

@@ -232,7 +232,7 @@ pub async fn act(
     let update = |enabled: Option<bool>, tracking: Option<bool>| InstallUpdate {
         enabled,
         tracking,
-        settings: None,
+        ..InstallUpdate::default()
     };
     let result = match action.as_str() {
         "enable" => market
@@ -307,6 +307,8 @@ struct SettingsPage {
     fields: Vec<Field>,
     done: Option<String>,
     error: Option<String>,
+    guards: Vec<super::guards::GuardRow>,
+    callable: Vec<String>,
 }
 
 async fn version_of_install(
@@ -338,6 +340,7 @@ pub async fn settings(
         .map_err(fail(&viewer))?;
     let fields =
         settings_form::fields(version.manifest.settings_schema.as_ref(), &install.settings);
+    let (guards, callable) = super::guards::view(&market, &tenant, &install).await;
     Ok(render(
         StatusCode::OK,
         &SettingsPage {
@@ -347,6 +350,49 @@ pub async fn settings(
             fields,
             done: None,
             error: None,
+            guards,
+            callable,
+        },
+    ))
+}
+
+/// The settings page as stored, with a message: after a guard change.
+pub(super) async fn settings_page(
+    market: &Marketplace,
+    viewer: &Viewer,
+    tenant: String,
+    id: &str,
+    done: Option<String>,
+    error: Option<String>,
+) -> Result<Response, ConsoleError> {
+    let me = viewer.principal()?;
+    let install = market
+        .registry()
+        .install_of(me, &tenant, id)
+        .await
+        .map_err(|e| fail(viewer)(e.into()))?;
+    let version = version_of_install(market, me, &install)
+        .await
+        .map_err(fail(viewer))?;
+    let fields =
+        settings_form::fields(version.manifest.settings_schema.as_ref(), &install.settings);
+    let (guards, callable) = super::guards::view(market, &tenant, &install).await;
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    Ok(render(
+        status,
+        &SettingsPage {
+            chrome: viewer.chrome(),
+            tenant,
+            install,
+            fields,
+            done,
+            error,
+            guards,
+            callable,
         },
     ))
 }
@@ -382,9 +428,8 @@ pub async fn save_settings(
     let mut shown = settings.clone();
     if errors.is_empty() {
         let update = InstallUpdate {
-            enabled: None,
-            tracking: None,
             settings: Some(settings.clone()),
+            ..InstallUpdate::default()
         };
         match market.update(&me, &tenant, &id, update).await {
             Ok(_) => done = Some(viewer.chrome().t("done.settings").to_owned()),
@@ -422,6 +467,7 @@ pub async fn save_settings(
         );
     }
     let refused = fields.iter().any(|f| f.error.is_some()) || error.is_some();
+    let (guards, callable) = super::guards::view(&market, &tenant, &install).await;
     let page = SettingsPage {
         chrome: viewer.chrome(),
         tenant,
@@ -429,6 +475,8 @@ pub async fn save_settings(
         fields,
         done,
         error,
+        guards,
+        callable,
     };
     Ok(render(
         if refused {

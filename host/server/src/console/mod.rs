@@ -15,6 +15,7 @@ mod customers;
 mod dashboard;
 mod developer;
 mod director;
+mod guards;
 mod i18n;
 mod inbox;
 mod operator;
@@ -87,6 +88,10 @@ pub fn routes() -> Router<Arc<Marketplace>> {
         .route(
             "/tenants/{tenant}/installs/{id}/settings",
             get(director::settings).post(director::save_settings),
+        )
+        .route(
+            "/tenants/{tenant}/installs/{id}/guards",
+            post(guards::change),
         )
         .route(
             "/tenants/{tenant}/installs/{id}/versions",

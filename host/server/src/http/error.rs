@@ -241,6 +241,11 @@ impl From<MarketError> for ApiError {
                 "limits-below-floors",
                 e.to_string(),
             ),
+            // The invoke route answers 202 itself; anywhere else a held
+            // call is a conflict to report, not a success.
+            e @ MarketError::Held(_) => {
+                ApiError::new(StatusCode::CONFLICT, "held-for-approval", e.to_string())
+            }
             e @ MarketError::WitMismatch { .. } => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "wit-mismatch",

@@ -1,5 +1,6 @@
 //! A tenant's callable components, and calling them.
 
+use crate::marketplace::MarketError;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -77,6 +78,7 @@ pub async fn describe(
            ("function" = String, Path, description = "WIT function name, e.g. `book`")),
     request_body(content = Value, description = "Arguments keyed by parameter name"),
     responses((status = 200, description = "The function's result", body = Value),
+              (status = 202, description = "A guard of the install held the call for a director: `{\"held\": true, \"approval\": {...}}`; it runs when approved", body = Value),
               (status = 400, description = "Arguments do not fit the parameters (the path is named)", body = super::ErrorBody),
               (status = 403, description = "Not this tenant's director or rep", body = super::ErrorBody),
               (status = 404, description = "No such component or function; or the component's `not-found`", body = super::ErrorBody),
@@ -90,7 +92,16 @@ pub async fn call(
     Path((tenant, component, function)): Path<(String, String, String)>,
     Body(args): Body<Value>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let outcome = m.invoke(&me, &tenant, &component, &function, args).await?;
+    let outcome = match m.invoke(&me, &tenant, &component, &function, args).await {
+        // A guard held it: accepted for a decision, not run.
+        Err(MarketError::Held(approval)) => {
+            return Ok((
+                StatusCode::ACCEPTED,
+                Json(serde_json::json!({"held": true, "approval": approval})),
+            ));
+        }
+        other => other?,
+    };
     let result = outcome.json();
     match result.as_object().filter(|o| o.len() == 1) {
         Some(o) if o.contains_key("ok") => Ok((StatusCode::OK, Json(o["ok"].clone()))),

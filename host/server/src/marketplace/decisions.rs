@@ -74,6 +74,9 @@ impl Marketplace {
             // Delivered already, or another host is delivering it.
             return Ok(self.registry.approval(tenant, &approval.id).await?);
         };
+        if claimed.call.is_some() {
+            return self.finish_held(tenant, &active, &claimed).await;
+        }
         let decision = json!({
             "decision": {
                 "approval-id": claimed.id,
@@ -105,5 +108,32 @@ impl Marketplace {
             .registry
             .finish_delivery(tenant, &claimed.id, handover)
             .await?)
+    }
+
+    /// Run an approved held call (the delivery of its decision) and record
+    /// its result on the approval, audited.
+    async fn finish_held(
+        &self,
+        tenant: &str,
+        active: &std::sync::Arc<super::Active>,
+        claimed: &Approval,
+    ) -> Result<Approval, MarketError> {
+        let handover = match self.run_held(active, claimed).await? {
+            None => Handover::Failed("the held call is missing".into()),
+            Some(Ok(Value::Object(mut o))) if o.len() == 1 && o.contains_key("err") => {
+                Handover::Refused(o.remove("err").unwrap_or(Value::Null))
+            }
+            Some(Ok(reply)) => Handover::Accepted(reply),
+            Some(Err(e @ (MarketError::Refused(_) | MarketError::Disabled { .. }))) => {
+                Handover::Unavailable(e.to_string())
+            }
+            Some(Err(e)) => Handover::Failed(e.to_string()),
+        };
+        let after = self
+            .registry
+            .finish_delivery(tenant, &claimed.id, handover)
+            .await?;
+        self.registry.record_held_run(tenant, &after).await?;
+        Ok(after)
     }
 }

@@ -109,6 +109,12 @@ impl Marketplace {
             self.validate_for(&install.package, &install.version, tenant, id, settings)
                 .await?;
         }
+        if let Some(guards) = &update.guards {
+            actor.may(Action::ChangeInstall, On::Tenant(tenant))?;
+            let install = self.registry.install_of(actor, tenant, id).await?;
+            let component = self.component(&install.package, &install.version).await?;
+            super::guarding::check(&component, guards)?;
+        }
         let install = self
             .registry
             .update_install(actor, tenant, id, update)

@@ -28,6 +28,7 @@ pub mod admission;
 pub mod customer_data;
 mod decisions;
 mod flight;
+mod guarding;
 mod installs;
 mod lanes;
 mod publishing;
@@ -107,6 +108,10 @@ pub enum MarketError {
         /// The component's stamp (or the version of its exports).
         component: &'static str,
     },
+    /// A guard of the install held the call for a director's decision: it
+    /// did not run; the approval says what waits.
+    #[error("the call waits for a director's decision (approval {})", .0.id)]
+    Held(Box<mercato_registry::inbox::Approval>),
     /// The install exists but is disabled.
     #[error("`{id}` is disabled for tenant `{tenant}`; its director can enable it")]
     Disabled {
@@ -435,6 +440,7 @@ impl Marketplace {
                 id: id.to_owned(),
             });
         }
+        self.guard(actor, &active, function, &args).await?;
         self.call(&active, function, args).await
     }
 

@@ -1174,3 +1174,148 @@ async fn the_dashboard_shows_each_arm_and_draws_curves_over_days() {
         403
     );
 }
+
+/// The director sets which calls need a person on the settings page, in
+/// plain fields: a condition is shown in words, a bad one is refused with
+/// the reason, and a guard is removed with one button.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_director_guards_functions_on_the_settings_page() {
+    let app = app().await;
+    let mut b = Browser::new(&app);
+    b.sign_in(app.token("dora")).await;
+    let catalog = b.get("/catalog").await;
+    let csrf = catalog.hidden("csrf");
+    b.post(
+        "/tenants/north/installs",
+        &[("csrf", &csrf), ("package", PACKAGE), ("version", "1.0.0")],
+    )
+    .await;
+    let page = b.get("/tenants/north/installs/booking/settings").await;
+    assert!(page.body.contains("需要人工审批"), "{}", page.body);
+    assert!(
+        page.body.contains("所有函数都无需人工即可执行"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("<option>book</option>"), "{}", page.body);
+    assert!(
+        !page.body.contains("<option>forget-customer</option>"),
+        "host-only functions are not offered"
+    );
+
+    let guards = "/tenants/north/installs/booking/guards";
+    let added = b
+        .post(
+            guards,
+            &[
+                ("csrf", &csrf),
+                ("action", "add"),
+                ("function", "schedule"),
+                ("field", "draft.capacity"),
+                ("op", ">"),
+                ("value", "100"),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, 200, "{}", added.body);
+    assert!(
+        added.body.contains("data-guard=\"schedule\""),
+        "{}",
+        added.body
+    );
+    assert!(
+        added.body.contains("draft.capacity &#62; 100"),
+        "{}",
+        added.body
+    );
+    let added = b
+        .post(
+            guards,
+            &[
+                ("csrf", &csrf),
+                ("action", "add"),
+                ("function", "cancel-session"),
+            ],
+        )
+        .await;
+    assert!(
+        added.body.contains("data-guard=\"cancel-session\""),
+        "{}",
+        added.body
+    );
+    let stored = app
+        .registry()
+        .installed("north", "booking")
+        .await
+        .unwrap()
+        .guards;
+    assert_eq!(stored.len(), 2);
+    assert_eq!(stored[1].when, None, "no field: every call");
+
+    // A parameter the function does not have is refused, naming it.
+    let refused = b
+        .post(
+            guards,
+            &[
+                ("csrf", &csrf),
+                ("action", "add"),
+                ("function", "book"),
+                ("field", "quantity"),
+                ("op", ">"),
+                ("value", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(
+        refused.body.contains("no parameter `quantity`"),
+        "{}",
+        refused.body
+    );
+
+    let removed = b
+        .post(
+            guards,
+            &[
+                ("csrf", &csrf),
+                ("action", "remove"),
+                ("function", "schedule"),
+            ],
+        )
+        .await;
+    assert!(
+        !removed.body.contains("data-guard=\"schedule\""),
+        "{}",
+        removed.body
+    );
+    assert_eq!(
+        app.registry()
+            .installed("north", "booking")
+            .await
+            .unwrap()
+            .guards
+            .len(),
+        1
+    );
+    // Without the session's CSRF token nothing changes.
+    let forged = b
+        .post(
+            guards,
+            &[
+                ("csrf", "forged"),
+                ("action", "remove"),
+                ("function", "cancel-session"),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status, 403);
+    assert_eq!(
+        app.registry()
+            .installed("north", "booking")
+            .await
+            .unwrap()
+            .guards
+            .len(),
+        1
+    );
+}

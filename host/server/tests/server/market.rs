@@ -1277,3 +1277,279 @@ async fn customers_are_exported_and_erased_across_components_on_sqlite() {
 async fn customers_are_exported_and_erased_across_components_on_postgres() {
     customers_are_exported_and_erased_across_components_on(postgres().await).await;
 }
+
+/// The experiment `key` defined and started through the API.
+async fn running_experiment(router: &axum::Router, rep: &str, key: &str) {
+    let base = "/v1/tenants/acme/components/experiments";
+    let (status, body) = call(router, rep, "POST", &format!("{base}/define"),
+        json!({"draft": {"key": key, "description": "Call script", "unit-type": "customer",
+               "variants": [{"key": "control", "weight": 1}, {"key": "new", "weight": 1}],
+               "seed": "s1", "primary-metric": {"name": "booked", "kind": "conversion"}, "coverage-bp": 10000}})).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = call(
+        router,
+        rep,
+        "POST",
+        &format!("{base}/start"),
+        json!({"key": key}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+/// Guarded functions: a director marks `declare-winner` as always needing a
+/// person and sample requests above 5 units; guarded calls wait in the
+/// inbox (arguments shown, contact details masked), run on approval with
+/// the result recorded, never on rejection; every step audited.
+async fn guarded_functions_wait_for_a_person_on(db: Database) {
+    let s = seeded(db).await;
+    let router = sample_desk(&s, 50).await;
+    enable(
+        &s,
+        &router,
+        "experiments",
+        &["store", "events"],
+        mercato_artifacts::EXPERIMENTS,
+        json!({}),
+    )
+    .await;
+    let dora = s.director.1.as_str();
+    let ray = s.rep.1.as_str();
+    let install = |id: &str| format!("/v1/tenants/acme/installs/{id}");
+    let winner = "/v1/tenants/acme/components/experiments/declare-winner";
+    let get = "/v1/tenants/acme/components/experiments/get";
+
+    // Guards the component cannot honour are refused by name.
+    for (guards, named) in [
+        (
+            json!([{"function": "no-such"}]),
+            "`no-such` is not a function callers may call",
+        ),
+        (
+            json!([{"function": "forget-customer"}]),
+            "`forget-customer` is not a function",
+        ),
+        (
+            json!([{"function": "declare-winner", "when": {"field": "quantity", "op": ">", "value": 5}}]),
+            "`declare-winner` has no parameter `quantity` (it has: key, variant)",
+        ),
+        (
+            json!([{"function": "declare-winner", "when": {"field": "key", "op": "~", "value": 5}}]),
+            "guards[0].when",
+        ),
+    ] {
+        let (status, body) = call(
+            &router,
+            dora,
+            "PATCH",
+            &install("experiments"),
+            json!({"guards": guards}),
+        )
+        .await;
+        assert_eq!(status, 422, "{body}");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(named),
+            "{body}"
+        );
+    }
+    // A rep cannot set guards.
+    let (status, _) = call(
+        &router,
+        ray,
+        "PATCH",
+        &install("experiments"),
+        json!({"guards": []}),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, body) = call(
+        &router,
+        dora,
+        "PATCH",
+        &install("experiments"),
+        json!({"guards": [{"function": "declare-winner"}]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["guards"], json!([{"function": "declare-winner"}]));
+
+    // Held, then approved: it runs as the director's decision.
+    running_experiment(&router, ray, "script").await;
+    let (status, held) = call(
+        &router,
+        ray,
+        "POST",
+        winner,
+        json!({"key": "script", "variant": "new"}),
+    )
+    .await;
+    assert_eq!(
+        (status, held["held"].as_bool()),
+        (202, Some(true)),
+        "{held}"
+    );
+    let approval = held["approval"].clone();
+    assert_eq!(approval["status"], "pending");
+    assert_eq!(approval["call"]["function"], "declare-winner");
+    assert!(
+        approval["details"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(["variant", "new"])),
+        "{approval}"
+    );
+    let (_, still) = call(&router, ray, "POST", get, json!({"key": "script"})).await;
+    assert_eq!(
+        (still["status"].as_str(), still["winner"].as_str()),
+        (Some("running"), None),
+        "not run: {still}"
+    );
+    let decide = |id: &Value| format!("/v1/tenants/acme/approvals/{}/decide", id.as_str().unwrap());
+    let (status, decided) = call(
+        &router,
+        dora,
+        "POST",
+        &decide(&approval["id"]),
+        json!({"decision": "approve"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{decided}");
+    let delivery = &decided["approval"]["delivery"];
+    assert_eq!(delivery["state"], "accepted", "{decided}");
+    assert_eq!(
+        delivery["reply"]["ok"]["winner"], "new",
+        "the result is recorded: {decided}"
+    );
+    let (_, ran) = call(&router, ray, "POST", get, json!({"key": "script"})).await;
+    assert_eq!(ran["winner"], "new");
+
+    // Held, then rejected: it never runs, the reason is kept.
+    running_experiment(&router, ray, "other").await;
+    let (status, held) = call(
+        &router,
+        ray,
+        "POST",
+        winner,
+        json!({"key": "other", "variant": "control"}),
+    )
+    .await;
+    assert_eq!(status, 202, "{held}");
+    let (status, decided) = call(
+        &router,
+        dora,
+        "POST",
+        &decide(&held["approval"]["id"]),
+        json!({"decision": "reject", "reason": "too early to call"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{decided}");
+    assert_eq!(
+        (
+            decided["approval"]["status"].as_str(),
+            decided["approval"]["reason"].as_str()
+        ),
+        (Some("rejected"), Some("too early to call"))
+    );
+    assert!(
+        decided["approval"]["delivery"]["reply"].is_null(),
+        "{decided}"
+    );
+    let (_, untouched) = call(&router, ray, "POST", get, json!({"key": "other"})).await;
+    assert_eq!(
+        (untouched["status"].as_str(), untouched["winner"].as_str()),
+        (Some("running"), None)
+    );
+
+    // A condition: a small request goes through, a large one waits.
+    let (status, body) = call(&router, dora, "PATCH", &install("sample-requests"),
+        json!({"guards": [{"function": "request", "when": {"field": "draft.quantity", "op": ">", "value": 5}}]})).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, small) = call(
+        &router,
+        ray,
+        "POST",
+        &format!("{SAMPLES}/request"),
+        draft(3),
+    )
+    .await;
+    assert_eq!(
+        (status, small["state"].as_str()),
+        (200, Some("approved")),
+        "{small}"
+    );
+    let (status, large) = call(
+        &router,
+        ray,
+        "POST",
+        &format!("{SAMPLES}/request"),
+        draft(8),
+    )
+    .await;
+    assert_eq!(status, 202, "{large}");
+    let details = large["approval"]["details"].as_array().unwrap().clone();
+    let shown = |k: &str| {
+        details
+            .iter()
+            .find(|d| d[0] == k)
+            .map(|d| d[1].as_str().unwrap().to_owned())
+    };
+    assert_eq!(shown("draft.quantity").as_deref(), Some("8"));
+    assert!(
+        shown("draft.address.line1").is_some_and(|l| !l.contains("Main St")),
+        "{details:?}"
+    );
+    let (_, listed) = call(
+        &router,
+        ray,
+        "POST",
+        &format!("{SAMPLES}/list-requests"),
+        json!({"filter": {"state": null, "customer": null}}),
+    )
+    .await;
+    assert_eq!(
+        listed.as_array().unwrap().len(),
+        1,
+        "only the small one ran: {listed}"
+    );
+    let (status, decided) = call(
+        &router,
+        dora,
+        "POST",
+        &decide(&large["approval"]["id"]),
+        json!({"decision": "approve"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{decided}");
+    assert_eq!(
+        decided["approval"]["delivery"]["reply"]["ok"]["quantity"], 8,
+        "{decided}"
+    );
+
+    // Every step is in the audit log.
+    let entries =
+        mercato_registry::audit::list(s.market.registry().database(), Some("acme"), 0, 1000)
+            .await
+            .unwrap();
+    let count = |action: &str| entries.iter().filter(|e| e.action == action).count();
+    assert_eq!(
+        (
+            count("install.guards"),
+            count("approval.hold"),
+            count("approval.approve"),
+            count("approval.reject"),
+            count("approval.run")
+        ),
+        (2, 3, 2, 1, 2)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn guarded_functions_wait_for_a_person_on_sqlite() {
+    let (_dir, db) = sqlite().await;
+    guarded_functions_wait_for_a_person_on(db).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn guarded_functions_wait_for_a_person_on_postgres() {
+    guarded_functions_wait_for_a_person_on(postgres().await).await;
+}
