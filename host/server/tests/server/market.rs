@@ -1553,3 +1553,63 @@ async fn guarded_functions_wait_for_a_person_on_sqlite() {
 async fn guarded_functions_wait_for_a_person_on_postgres() {
     guarded_functions_wait_for_a_person_on(postgres().await).await;
 }
+
+/// A guard set through host A holds the calls host B serves (both on one
+/// PostgreSQL database), and a call held on B runs when approved on A.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_guard_set_on_one_host_holds_calls_on_another() {
+    let db = postgres().await;
+    let a = seeded(db.clone()).await;
+    let b = market(db);
+    let rep = a.rep.0.clone();
+    let schedule = |m: Arc<Marketplace>| {
+        let rep = rep.clone();
+        async move {
+            m.invoke(&rep, "acme", "livestream-booking", "schedule",
+                json!({"draft": {"title": "Launch", "host": "Mia", "starts-at": 4_102_444_800_000_u64,
+                                 "duration-minutes": 30, "capacity": 500}}))
+                .await
+        }
+    };
+    schedule(b.clone()).await.expect("runs before any guard");
+    a.market
+        .update(
+            &a.director.0,
+            "acme",
+            "livestream-booking",
+            InstallUpdate {
+                guards: Some(
+                    serde_json::from_value(json!([{"function": "schedule",
+                "when": {"field": "draft.capacity", "op": ">=", "value": 100}}]))
+                    .unwrap(),
+                ),
+                ..InstallUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+    eventually("host B holds the guarded call", || {
+        let b = b.clone();
+        let schedule = &schedule;
+        async move { matches!(schedule(b).await, Err(MarketError::Held(_))) }
+    })
+    .await;
+    let Err(MarketError::Held(held)) = schedule(b.clone()).await else {
+        panic!("held on host B");
+    };
+    let decided = a
+        .market
+        .decide(
+            &a.director.0,
+            "acme",
+            &held.id,
+            serde_json::from_value(json!({"decision": "approve"})).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        decided.delivery.reply.as_ref().unwrap()["ok"]["capacity"],
+        500,
+        "{decided:?}"
+    );
+}
