@@ -30,7 +30,7 @@ pub const MAGIC: &[u8; 8] = b"MRCTPKG1";
 /// What the signature's message starts with, so it can never be mistaken for
 /// a signature over anything else.
 const DOMAIN: &[u8] = b"mercato-package-v1\0";
-pub use mercato_types::{RequestedLimits, SUPPORTED_WIT};
+pub use mercato_types::{RequestedLimits, SUPPORTED_WIT, WIT_PACKAGE};
 
 /// What a package says about its component.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

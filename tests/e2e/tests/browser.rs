@@ -148,7 +148,7 @@ fn submit_a_new_version(base: &str, developer: &str) {
     assert_eq!(status, 201);
     let manifest: Manifest = serde_json::from_value(json!({
         "name": "mercato/livestream-booking", "version": "0.1.1", "kind": "livestream-booking",
-        "wit": "mercato:sales@0.1.0", "permissions": ["store", "events", "customers"],
+        "wit": mercato_registry::package::WIT_PACKAGE, "permissions": ["store", "events", "customers"],
         "description": "Livestream sessions, now greeting customers by name."
     }))
     .expect("manifest");

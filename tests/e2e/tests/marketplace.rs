@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 fn manifest_v(version: &str, permissions: &[&str], kind: &str) -> Manifest {
     serde_json::from_value(json!({
         "name": "mercato/livestream-booking", "version": version, "kind": kind,
-        "wit": "mercato:sales@0.1.0", "permissions": permissions,
+        "wit": mercato_registry::package::WIT_PACKAGE, "permissions": permissions,
         "description": "Livestream sessions with limited seats, a waitlist and reminders."
     }))
     .expect("manifest")
