@@ -63,6 +63,7 @@ pub async fn describe(
         "version": active.install.version,
         "enabled": active.install.enabled,
         "kind": active.component.kind(),
+        "wit": active.component.wit().package(),
         "digest": active.component.digest(),
         "permissions": active.call.grants,
         "limits": active.limits,

@@ -90,6 +90,26 @@ async fn a_0_1_component_serves_beside_0_2_ones_in_one_tenant() {
         assert_eq!(listed["ok"].as_array().map(Vec::len), Some(1), "{listed}");
         assert_eq!(listed["ok"][0]["title"], install);
     }
+    // Each install says what it was built against.
+    let router = mercato_server::http::app(app.market.clone());
+    for (install, wit) in [
+        ("livestream-booking", "mercato:sales@0.2.0"),
+        ("livestream-classic", "mercato:sales@0.1.0"),
+    ] {
+        use tower::ServiceExt;
+        let request = axum::http::Request::builder()
+            .uri(format!("/v1/tenants/acme/components/{install}"))
+            .header("authorization", format!("Bearer {}", app.token("ray")))
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = router.clone().oneshot(request).await.unwrap();
+        let bytes = http_body_util::BodyExt::collect(response.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        let described: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(described["wit"], wit, "{described}");
+    }
     // Export and erasure are the host's to call, on either version.
     for function in ["export-customer", "forget-customer"] {
         let refused = app
