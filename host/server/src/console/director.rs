@@ -329,34 +329,10 @@ pub async fn settings(
     viewer: Viewer,
     Path((tenant, id)): Path<(String, String)>,
 ) -> Result<Response, ConsoleError> {
-    let me = viewer.principal()?;
-    let install = market
-        .registry()
-        .install_of(me, &tenant, &id)
-        .await
-        .map_err(|e| fail(&viewer)(e.into()))?;
-    let version = version_of_install(&market, me, &install)
-        .await
-        .map_err(fail(&viewer))?;
-    let fields =
-        settings_form::fields(version.manifest.settings_schema.as_ref(), &install.settings);
-    let (guards, callable) = super::guards::view(&market, &tenant, &install).await;
-    Ok(render(
-        StatusCode::OK,
-        &SettingsPage {
-            chrome: viewer.chrome(),
-            tenant,
-            install,
-            fields,
-            done: None,
-            error: None,
-            guards,
-            callable,
-        },
-    ))
+    settings_page(&market, &viewer, tenant, &id, None, None).await
 }
 
-/// The settings page as stored, with a message: after a guard change.
+/// The settings page as stored, with a message (after a guard change).
 pub(super) async fn settings_page(
     market: &Marketplace,
     viewer: &Viewer,

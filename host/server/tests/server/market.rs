@@ -1036,18 +1036,7 @@ async fn customers_are_exported_and_erased_across_components_on(db: Database) {
     .await);
     ok(call(&router, ray, "POST", &c("trial-feedback", "submit"),
         json!({"draft": {"customer": "ann", "product": "crm", "nps": 9, "ratings": [], "comment": "great"}})).await);
-    ok(call(&router, ray, "POST", &c("experiments", "define"),
-        json!({"draft": {"key": "script", "description": "Call script", "unit-type": "customer",
-               "variants": [{"key": "control", "weight": 1}, {"key": "new", "weight": 1}],
-               "seed": "s1", "primary-metric": {"name": "booked", "kind": "conversion"}, "coverage-bp": 10000}})).await);
-    ok(call(
-        &router,
-        ray,
-        "POST",
-        &c("experiments", "start"),
-        json!({"key": "script"}),
-    )
-    .await);
+    running_experiment(&router, ray, "script").await;
     ok(call(
         &router,
         ray,
