@@ -266,9 +266,10 @@ impl crate::Registry {
     /// Erase a customer's profile and every event about them, recording in
     /// the same audited change what the tenant's components removed
     /// (`components`, already done by the host through each component).
-    /// Not found only when nothing at all was held: no profile, no event,
-    /// and `held_elsewhere` false. The profile's presence and the count of
-    /// events removed.
+    /// Approval requests about the customer go too. Not found only when
+    /// nothing at all was held: no profile, event or approval, and
+    /// `held_elsewhere` false. The profile's presence, the events removed
+    /// and the approvals removed.
     pub async fn erase_customer(
         &self,
         actor: &Principal,
@@ -276,7 +277,7 @@ impl crate::Registry {
         id: &str,
         components: &serde_json::Value,
         held_elsewhere: bool,
-    ) -> Result<(bool, u64), RegistryError> {
+    ) -> Result<(bool, u64, u64), RegistryError> {
         actor.may(Action::EraseCustomer, On::Tenant(tenant))?;
         let mut change = Change::begin(&self.db, actor).await?;
         let profile = sqlx::query("DELETE FROM customers WHERE tenant = $1 AND id = $2")
@@ -291,7 +292,13 @@ impl crate::Registry {
             .execute(change.conn())
             .await?
             .rows_affected();
-        if profile == 0 && events == 0 && !held_elsewhere {
+        let approvals = sqlx::query("DELETE FROM approvals WHERE tenant = $1 AND customer = $2")
+            .bind(tenant)
+            .bind(id)
+            .execute(change.conn())
+            .await?
+            .rows_affected();
+        if profile == 0 && events == 0 && approvals == 0 && !held_elsewhere {
             return Err(RegistryError::not_found(
                 "customer",
                 format!("{tenant}/{id}"),
@@ -302,12 +309,12 @@ impl crate::Registry {
                 "customer.erase",
                 &format!("{tenant}/{id}"),
                 Some(tenant),
-                &serde_json::json!({ "profile": profile == 1, "events": events }),
+                &serde_json::json!({ "profile": profile == 1, "events": events, "approvals": approvals }),
                 &serde_json::json!({ "components": components }),
             )
             .await?;
         change.commit().await?;
-        Ok((profile == 1, events))
+        Ok((profile == 1, events, approvals))
     }
 }
 /// Profiles in the database, for the runtime (blocking, like the state store).

@@ -25,6 +25,8 @@ pub struct Approval {
     pub summary: String,
     /// Label/value pairs.
     pub details: Vec<(String, String)>,
+    /// The customer it is about, if the component (or the held call) said.
+    pub customer: Option<String>,
     /// `pending`, `approved`, `rejected`, or `withdrawn` (the component
     /// closed it before anyone decided).
     pub status: String,
@@ -86,7 +88,8 @@ pub struct ApprovalQuery {
 }
 
 pub(crate) const COLUMNS: &str = "id, tenant, component, subject, summary, details, status, requested_at, \
-     decided_by, decided_at, reason, delivery, delivery_reply, delivery_attempts, delivered_at, held_call";
+     decided_by, decided_at, reason, delivery, delivery_reply, delivery_attempts, delivered_at, held_call, \
+     customer";
 
 pub(crate) fn approval_from_row(row: &sqlx::any::AnyRow) -> Result<Approval, RegistryError> {
     let details: String = row.try_get("details")?;
@@ -109,6 +112,7 @@ pub(crate) fn approval_from_row(row: &sqlx::any::AnyRow) -> Result<Approval, Reg
         summary: row.try_get("summary")?,
         details: serde_json::from_str(&details)
             .map_err(|e| RegistryError::Corrupt(format!("stored approval details: {e}")))?,
+        customer: row.try_get("customer")?,
         status,
         requested_at: row.try_get("requested_at")?,
         decided_by: row.try_get("decided_by")?,
@@ -269,6 +273,7 @@ impl crate::Registry {
         call: &HeldCall,
         caller: &Principal,
         details: Vec<(String, String)>,
+        customer: Option<&str>,
     ) -> Result<Approval, RegistryError> {
         let id = format!("apr-{}", crate::accounts::random_hex(16)?);
         let held = serde_json::to_string(call)
@@ -281,7 +286,7 @@ impl crate::Registry {
         let mut change = Change::begin(&self.db, caller).await?;
         sqlx::query(
             "INSERT INTO approvals (id, tenant, component, subject, summary, details, status, \
-             requested_at, held_call) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8)",
+             requested_at, held_call, customer) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9)",
         )
         .bind(&id)
         .bind(tenant)
@@ -291,6 +296,7 @@ impl crate::Registry {
         .bind(&detail_text)
         .bind(now_ms())
         .bind(held)
+        .bind(customer)
         .execute(change.conn())
         .await?;
         change
@@ -342,5 +348,25 @@ impl crate::Registry {
             )
             .await?;
         change.commit().await
+    }
+
+    /// Every approval request about `customer` (its director, operators),
+    /// oldest first: for that customer's export.
+    pub async fn approvals_about(
+        &self,
+        actor: &Principal,
+        tenant: &str,
+        customer: &str,
+    ) -> Result<Vec<Approval>, RegistryError> {
+        actor.may(Action::ReadApprovals, On::Tenant(tenant))?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM approvals WHERE tenant = $1 AND customer = $2 \
+             ORDER BY requested_at, id"
+        )))
+        .bind(tenant)
+        .bind(customer)
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter().map(approval_from_row).collect()
     }
 }

@@ -905,6 +905,7 @@ async fn approvals_inbox(base: Builder) {
                         subject: "req-7".into(),
                         summary: "500 samples".into(),
                         details: vec![("sku".into(), "X1".into())],
+                        customer: None,
                         requested_at: 1,
                     }],
                     ..Commit::default()
@@ -1240,7 +1241,7 @@ async fn customers_import_read_erase_and_events_query(base: Builder) {
             .erase_customer(&w.director, "north", "ann", &serde_json::json!([]), false)
             .await
             .unwrap(),
-        (true, 2)
+        (true, 2, 0)
     );
     assert_eq!(
         w.registry

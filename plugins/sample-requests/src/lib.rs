@@ -321,6 +321,7 @@ impl SampleRequests for SampleDesk {
                         value as f64 / 100.0
                     ),
                 )
+                .about(request.customer.as_str())
                 .detail("customer", &request.customer)
                 .detail("sku", &request.sku)
                 .detail("quantity", request.quantity)

@@ -646,8 +646,8 @@ impl SqlState {
         for approval in &commit.approvals {
             let details = serde_json::to_string(&approval.details).unwrap_or_default();
             sqlx::query(
-                "INSERT INTO approvals (id, tenant, component, subject, summary, details, status, requested_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7)",
+                "INSERT INTO approvals (id, tenant, component, subject, summary, details, status, requested_at, customer) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8)",
             )
             .bind(&approval.id)
             .bind(&scope.tenant)
@@ -656,6 +656,7 @@ impl SqlState {
             .bind(&approval.summary)
             .bind(details)
             .bind(i64::try_from(approval.requested_at).unwrap_or(i64::MAX))
+            .bind(approval.customer.clone())
             .execute(&mut **tx)
             .await?;
         }

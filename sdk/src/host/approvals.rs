@@ -18,7 +18,15 @@ impl ApprovalRequest {
             subject: subject.into(),
             summary: summary.into(),
             details: Vec::new(),
+            customer: None,
         }
+    }
+
+    /// The customer it is about: their export lists the request and their
+    /// erasure removes it from the inbox.
+    pub fn about(mut self, customer: impl Into<String>) -> Self {
+        self.customer = Some(customer.into());
+        self
     }
 
     /// Add a labelled detail shown beside the summary.

@@ -62,6 +62,8 @@ pub struct ApprovalRecord {
     pub summary: String,
     /// Label/value pairs.
     pub details: Vec<(String, String)>,
+    /// The customer it is about, if the component said.
+    pub customer: Option<String>,
     /// Milliseconds since the Unix epoch.
     pub requested_at: u64,
 }
@@ -325,6 +327,7 @@ pub mod contract {
             subject: "s".into(),
             summary: "sum".into(),
             details: vec![("a".into(), "b".into())],
+            customer: None,
             requested_at: 6,
         });
         assert_eq!(store.commit(&a, c).unwrap(), 2, "no writes: no new version");

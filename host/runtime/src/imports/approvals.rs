@@ -13,6 +13,7 @@ impl Host for Sandbox {
             "an approval request's subject, summary or details",
             [request.subject.as_str(), request.summary.as_str()]
                 .into_iter()
+                .chain(request.customer.as_deref())
                 .chain(
                     request
                         .details
@@ -28,11 +29,13 @@ impl Host for Sandbox {
                 .map(|(k, v)| k.len() + v.len())
                 .sum::<usize>();
         let id = format!("apr-{}", uuid::Uuid::new_v4().simple());
+        let size = size + request.customer.as_ref().map_or(0, String::len);
         let record = ApprovalRecord {
             id: id.clone(),
             subject: request.subject,
             summary: request.summary,
             details: request.details,
+            customer: request.customer,
             requested_at: self.now_ms,
         };
         self.tx.approval(size as u64, record)?;

@@ -58,6 +58,7 @@ impl old::approvals::Host for Sandbox {
                 subject: request.subject,
                 summary: request.summary,
                 details: request.details,
+                customer: None,
             },
         )
     }

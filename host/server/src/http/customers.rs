@@ -166,7 +166,8 @@ pub struct ExportFormat {
 /// event about them, and each installed component's records (through WIT
 /// 0.2's `export-customer`; a 0.1 component is listed as unable). As one
 /// JSON document, or as NDJSON: a `profile` line, one line per `event`, one
-/// per component `record`, and one per `component` with its outcome.
+/// per `approval` request about them, one per component `record`, and one
+/// per `component` with its outcome.
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/customers/{id}/export", tag = "customers",
     params(("tenant" = String, Path), ("id" = String, Path), ExportFormat),
     responses((status = 200, description = "`{\"customer\", \"profile\", \"events\": [...], \"components\": [{component, package, version, wit, outcome, records: [{kind, id, payload}]}]}`, or NDJSON", body = Value),
@@ -204,6 +205,9 @@ pub async fn export(
     lines.push(json!({"type": "profile", "customer": export.customer, "profile": export.profile}));
     for event in &export.events {
         lines.push(json!({"type": "event", "event": event}));
+    }
+    for approval in &export.approvals {
+        lines.push(json!({"type": "approval", "approval": approval}));
     }
     for part in &export.components {
         for record in part.records.iter().flatten() {

@@ -50,6 +50,8 @@ pub struct CustomerExport {
     pub profile: Option<CustomerProfile>,
     /// Every event about the customer, oldest first.
     pub events: Vec<StoredEvent>,
+    /// Approval requests about the customer, oldest first.
+    pub approvals: Vec<mercato_registry::inbox::Approval>,
     /// Each install's records.
     pub components: Vec<ComponentPart>,
 }
@@ -63,6 +65,8 @@ pub struct Erasure {
     pub profile: bool,
     /// Events removed.
     pub events_removed: u64,
+    /// Approval requests about the customer removed from the inbox.
+    pub approvals_removed: u64,
     /// What each install removed, could not, or failed to.
     pub components: Vec<ComponentPart>,
 }
@@ -148,6 +152,10 @@ impl Marketplace {
                 None => break,
             }
         }
+        let approvals = self
+            .registry
+            .approvals_about(actor, tenant, customer)
+            .await?;
         let mut components = Vec::new();
         for active in self.every_install(actor, tenant).await? {
             if active.component.function("export-customer").is_none() {
@@ -166,7 +174,7 @@ impl Marketplace {
         let held = components
             .iter()
             .any(|c| c.records.as_ref().is_some_and(|r| !r.is_empty()));
-        if profile.is_none() && events.is_empty() && !held {
+        if profile.is_none() && events.is_empty() && approvals.is_empty() && !held {
             return Err(RegistryError::NotFound {
                 what: "customer",
                 name: format!("{tenant}/{customer}"),
@@ -177,13 +185,15 @@ impl Marketplace {
             customer: customer.to_owned(),
             profile,
             events,
+            approvals,
             components,
         })
     }
 
     /// Erase `customer` from `tenant` (its director, operators): each
-    /// install forgets what it holds, then the profile and every event go
-    /// in one audited change whose record lists what each install removed.
+    /// install forgets what it holds, then the profile, every event and
+    /// every approval request about them go in one audited change whose
+    /// record lists what each install removed.
     /// An install that fails is reported, and erasing again retries it.
     pub async fn erase_customer(
         &self,
@@ -233,7 +243,7 @@ impl Marketplace {
                     .is_some_and(|r| r.iter().any(|k| k["count"].as_u64().is_some_and(|n| n > 0)))
         });
         let report = serde_json::to_value(&components).unwrap_or(Value::Null);
-        let (profile, events_removed) = self
+        let (profile, events_removed, approvals_removed) = self
             .changed(
                 self.registry
                     .erase_customer(actor, tenant, customer, &report, held_elsewhere),
@@ -243,6 +253,7 @@ impl Marketplace {
             erased: customer.to_owned(),
             profile,
             events_removed,
+            approvals_removed,
             components,
         })
     }

@@ -110,6 +110,18 @@ fn details(args: &Value) -> Vec<(String, String)> {
     out
 }
 
+/// The customer a call is about, by the names the first-party kinds use:
+/// `customer`, `customer-id`, or `customer` inside `draft`.
+fn customer_of(args: &Value) -> Option<&str> {
+    [
+        &args["customer"],
+        &args["customer-id"],
+        &args["draft"]["customer"],
+    ]
+    .into_iter()
+    .find_map(Value::as_str)
+}
+
 impl Marketplace {
     /// Hold the call if a guard of the install matches it: filed in the
     /// inbox, `Err(Held)` with the approval.
@@ -136,6 +148,7 @@ impl Marketplace {
                 &call,
                 actor,
                 details(args),
+                customer_of(args),
             )
             .await?;
         Err(MarketError::Held(Box::new(approval)))

@@ -1034,6 +1034,16 @@ async fn customers_are_exported_and_erased_across_components_on(db: Database) {
         draft(3),
     )
     .await);
+    // Above the approval quantity: a request waits in the inbox, about ann.
+    let waiting = ok(call(
+        &router,
+        ray,
+        "POST",
+        &format!("{SAMPLES}/request"),
+        draft(12),
+    )
+    .await);
+    assert_eq!(waiting["state"], "awaiting-approval");
     ok(call(&router, ray, "POST", &c("trial-feedback", "submit"),
         json!({"draft": {"customer": "ann", "product": "crm", "nps": 9, "ratings": [], "comment": "great"}})).await);
     running_experiment(&router, ray, "script").await;
@@ -1107,7 +1117,16 @@ async fn customers_are_exported_and_erased_across_components_on(db: Database) {
     assert_eq!(kinds(&part(&exported, "livestream-booking")), ["booking"]);
     assert_eq!(
         kinds(&part(&exported, "sample-requests")),
-        ["sample-request"]
+        ["sample-request", "sample-request"]
+    );
+    let approvals = exported["approvals"].as_array().unwrap();
+    assert_eq!(approvals.len(), 1, "{exported}");
+    assert_eq!(
+        (
+            approvals[0]["customer"].as_str(),
+            approvals[0]["subject"].as_str()
+        ),
+        (Some("ann"), waiting["id"].as_str())
     );
     assert_eq!(
         part(&exported, "sample-requests")["records"][0]["payload"]["address"]["city"],
@@ -1159,8 +1178,13 @@ async fn customers_are_exported_and_erased_across_components_on(db: Database) {
         .collect();
     let count = |t: &str| lines.iter().filter(|l| l["type"] == t).count();
     assert_eq!(
-        (count("profile"), count("record"), count("component")),
-        (1, 4, 5),
+        (
+            count("profile"),
+            count("approval"),
+            count("record"),
+            count("component")
+        ),
+        (1, 1, 5, 5),
         "{text}"
     );
     assert_eq!(count("event"), exported["events"].as_array().unwrap().len());
@@ -1184,7 +1208,21 @@ async fn customers_are_exported_and_erased_across_components_on(db: Database) {
     );
     assert_eq!(
         removed("sample-requests"),
-        json!([{"kind": "sample-request", "count": 1}])
+        json!([{"kind": "sample-request", "count": 2}])
+    );
+    assert_eq!(erased["approvals_removed"], 1, "{erased}");
+    let (_, inbox) = call(
+        &router,
+        dora,
+        "GET",
+        "/v1/tenants/acme/approvals",
+        json!(null),
+    )
+    .await;
+    assert_eq!(
+        inbox["approvals"],
+        json!([]),
+        "nothing about ann is left in the inbox"
     );
     assert_eq!(
         removed("trial-feedback"),
