@@ -171,6 +171,15 @@ access! {
     AcceptPermissions = ("accept new permissions", [Director], Tenant);
     /// Roll an install back.
     Rollback = ("roll back components", [Operator, Director], Tenant);
+    /// Start a canary of a version on an install.
+    StartRollout = ("start canary rollouts", [Director], Tenant);
+    /// Change a canary's share, promote or abort it (operators abort too:
+    /// the host's guardrails act as one).
+    SteerRollout = ("steer canary rollouts", [Operator, Director], Tenant);
+    /// Read canaries and their guardrail figures.
+    ReadRollouts = ("read canary rollouts", [Operator, Director], Tenant);
+    /// Force one call onto the current or the candidate version.
+    ForceVersion = ("force a call's version", [Director], Tenant);
     /// List the tenant's callable components.
     ListComponents = ("list components", [Operator, Director, Rep], Tenant);
     /// Describe a callable component.

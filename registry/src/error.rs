@@ -119,14 +119,16 @@ impl RegistryError {
         }
     }
 
-    pub(crate) fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+    /// Input refused, naming the field.
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
         RegistryError::Invalid {
             field,
             message: message.into(),
         }
     }
 
-    pub(crate) fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+    /// A refusal because of the records' state, with a stable code.
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
         RegistryError::Conflict {
             code,
             message: message.into(),

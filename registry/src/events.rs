@@ -23,6 +23,10 @@ pub struct StoredEvent {
     pub properties: serde_json::Value,
     /// Milliseconds since the Unix epoch.
     pub occurred_at: i64,
+    /// The component version that emitted it (absent for events stored
+    /// before versions were recorded).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }
 
 /// Which events.
@@ -64,7 +68,7 @@ impl crate::Registry {
         // with typed parameters serves both engines.
         let limit = query.limit.unwrap_or(1000).clamp(1, MAX_PAGE);
         let statement = sqlx::query(
-            "SELECT id, component, name, customer, properties, occurred_at FROM events \
+            "SELECT id, component, name, customer, properties, occurred_at, version FROM events \
              WHERE tenant = $1 AND id > $2 AND occurred_at >= $3 AND occurred_at < $4 \
              AND ($5 = '' OR component = $5) AND ($6 = '' OR name = $6) \
              AND ($7 = '' OR customer = $7) ORDER BY id LIMIT $8",
@@ -87,6 +91,7 @@ impl crate::Registry {
                 properties: serde_json::from_str(&properties)
                     .map_err(|e| RegistryError::Corrupt(format!("stored properties: {e}")))?,
                 occurred_at: r.try_get("occurred_at")?,
+                version: r.try_get("version")?,
             };
             let size = properties.len()
                 + event.name.len()

@@ -19,6 +19,7 @@ pub mod access;
 pub mod accounts;
 pub mod audit;
 pub mod bounds;
+pub mod canaries;
 pub mod customers;
 pub mod db;
 pub mod delivery;

@@ -1151,6 +1151,7 @@ async fn customers_import_read_erase_and_events_query(base: Builder) {
         customer: Some(customer.into()),
         properties: serde_json::json!({"session": "s-1"}),
         occurred_at: at,
+        version: None,
     };
     let events = vec![
         event("booking.confirmed", "ann", 10),

@@ -337,6 +337,7 @@ pub fn run(
         grants: setup.grants.clone(),
         settings: settings.to_string().into(),
         track_events: true,
+        version: None,
     });
     let mut reports = Vec::with_capacity(calls.len());
     for c in calls {

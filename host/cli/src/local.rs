@@ -47,6 +47,7 @@ pub async fn invoke(
         grants: grants.unwrap_or_else(Grants::all),
         settings: settings.to_string().into(),
         track_events: true,
+        version: None,
     });
     let function = function.to_owned();
     tokio::task::spawn_blocking(move || {

@@ -83,6 +83,7 @@ fn main() {
         grants: Grants::all(),
         settings: "{}".into(),
         track_events: true,
+        version: None,
     });
     let limits = Limits::default();
     let sessions: Vec<String> =

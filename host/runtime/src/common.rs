@@ -16,6 +16,7 @@ fn host_call(scope: Scope, settings: &Value) -> Arc<CallContext> {
         grants: Grants::none(),
         settings: settings.to_string().into(),
         track_events: false,
+        version: None,
     })
 }
 

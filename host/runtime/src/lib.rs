@@ -22,6 +22,7 @@
 //!     grants: Grants::all(),
 //!     settings: "{}".into(),
 //!     track_events: true,
+//!     version: None,
 //! });
 //! let outcome = runtime.invoke_json(&component, &call, &Limits::default(), "list-sessions",
 //!     &serde_json::json!({}))?;

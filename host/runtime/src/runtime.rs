@@ -74,6 +74,11 @@ impl Outcome {
     pub fn json(&self) -> Value {
         self.results.first().map_or(Value::Null, value::to_json)
     }
+
+    /// Whether the function returned the error case of its `result`.
+    pub fn returned_error(&self) -> bool {
+        returned_error(&self.results)
+    }
 }
 
 /// Builds a [`Runtime`].
@@ -463,6 +468,7 @@ impl Runtime {
             grants: mercato_types::Grants::none(),
             settings: "{}".into(),
             track_events: false,
+            version: None,
         });
         self.store(&call, limits, (self.clock)())
     }

@@ -29,6 +29,9 @@ pub struct CallContext {
     pub settings: Arc<str>,
     /// Whether events are stored (the director's tracking switch).
     pub track_events: bool,
+    /// The version of the component serving the call, which the events it
+    /// emits carry (so a canary's two versions can be told apart).
+    pub version: Option<Arc<str>>,
 }
 
 /// The severity of a log line.

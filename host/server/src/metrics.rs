@@ -1,5 +1,6 @@
 //! Invocation metrics in Prometheus text: calls, errors by kind and by
-//! limit, fuel used and latency, per tenant and component.
+//! limit, fuel used and latency, per tenant, component and version (so a
+//! canary's two versions are two series).
 //!
 //! An install's series are found through one index (no label strings built
 //! per call). Past [`SERIES_KEPT`] installs, those without a call for
@@ -23,12 +24,14 @@ use mercato_runtime::{InvokeError, Outcome};
 struct Call {
     tenant: String,
     component: String,
+    version: String,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Failure {
     tenant: String,
     component: String,
+    version: String,
     kind: String,
     limit: String,
 }
@@ -89,7 +92,8 @@ struct Series {
 
 #[derive(Debug, Default)]
 struct Index {
-    by_tenant: HashMap<String, HashMap<String, Arc<Series>>>,
+    /// Tenant → install → its versions' series (one, or two during a canary).
+    by_tenant: HashMap<String, HashMap<String, Vec<Arc<Series>>>>,
     len: usize,
     /// Look for idle series when `len` passes this.
     high_water: usize,
@@ -177,10 +181,15 @@ impl Metrics {
     }
 
     /// The install's series, made on its first call.
-    fn series(&self, tenant: &str, component: &str) -> Arc<Series> {
+    fn series(&self, tenant: &str, component: &str, version: &str) -> Arc<Series> {
         let now = self.now();
         let mut index = self.index.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(series) = index.by_tenant.get(tenant).and_then(|c| c.get(component)) {
+        if let Some(series) = index
+            .by_tenant
+            .get(tenant)
+            .and_then(|c| c.get(component))
+            .and_then(|v| v.iter().find(|s| s.labels.version == version))
+        {
             series.last_call.store(now, Ordering::Relaxed);
             return series.clone();
         }
@@ -190,6 +199,7 @@ impl Metrics {
         let labels = Call {
             tenant: tenant.to_owned(),
             component: component.to_owned(),
+            version: version.to_owned(),
         };
         let series = Arc::new(Series {
             invocations: self.invocations.get_or_create_owned(&labels),
@@ -203,7 +213,9 @@ impl Metrics {
             .by_tenant
             .entry(tenant.to_owned())
             .or_default()
-            .insert(component.to_owned(), series.clone());
+            .entry(component.to_owned())
+            .or_default()
+            .push(series.clone());
         index.len += 1;
         series
     }
@@ -213,7 +225,8 @@ impl Metrics {
         let idle = self.idle.as_secs();
         let mut dropped = 0;
         index.by_tenant.retain(|_, components| {
-            components.retain(|_, series| {
+            components.retain(|_, versions| {
+            versions.retain(|series| {
                 let keep = now.saturating_sub(series.last_call.load(Ordering::Relaxed)) < idle;
                 if !keep {
                     self.invocations.remove(&series.labels);
@@ -228,6 +241,8 @@ impl Metrics {
                 }
                 keep
             });
+            !versions.is_empty()
+            });
             !components.is_empty()
         });
         index.len -= dropped;
@@ -235,8 +250,8 @@ impl Metrics {
     }
 
     /// Count a call that admission refused.
-    pub fn refused(&self, tenant: &str, component: &str) {
-        let series = self.series(tenant, component);
+    pub fn refused(&self, tenant: &str, component: &str, version: &str) {
+        let series = self.series(tenant, component, version);
         self.refused.get_or_create(&series.labels).inc();
     }
 
@@ -245,10 +260,11 @@ impl Metrics {
         &self,
         tenant: &str,
         component: &str,
+        version: &str,
         elapsed: Duration,
         result: &Result<Outcome, InvokeError>,
     ) {
-        let series = self.series(tenant, component);
+        let series = self.series(tenant, component, version);
         series.invocations.inc();
         series.latency.observe(elapsed.as_secs_f64());
         match result {
@@ -259,6 +275,7 @@ impl Metrics {
                 let failure = Failure {
                     tenant: series.labels.tenant.clone(),
                     component: series.labels.component.clone(),
+                    version: series.labels.version.clone(),
                     kind: e.code().to_owned(),
                     limit: e.limit().map(|l| l.as_str().to_owned()).unwrap_or_default(),
                 };
@@ -307,13 +324,17 @@ impl Metrics {
                 ..Summary::default()
             });
             match name {
-                "mercato_invocations_total" => entry.calls = count,
+                // A canary's versions are series of their own: summed here.
+                "mercato_invocations_total" => entry.calls += count,
                 "mercato_invocation_errors_total" => {
                     let kind = match labels.get("limit").copied().unwrap_or_default() {
                         "" => labels.get("kind").copied().unwrap_or_default().to_owned(),
                         limit => format!("limit:{limit}"),
                     };
-                    entry.errors.push((kind, count));
+                    match entry.errors.iter_mut().find(|(k, _)| *k == kind) {
+                        Some((_, n)) => *n += count,
+                        None => entry.errors.push((kind, count)),
+                    }
                 }
                 "mercato_invocation_duration_seconds_bucket" => {
                     let le = match labels.get("le").copied() {
@@ -328,6 +349,14 @@ impl Metrics {
         }
         for (key, mut cumulative) in buckets {
             cumulative.sort_by(|a, b| a.0.total_cmp(&b.0));
+            // Versions' buckets of one bound add up.
+            cumulative.dedup_by(|later, kept| {
+                let same = later.0 == kept.0;
+                if same {
+                    kept.1 += later.1;
+                }
+                same
+            });
             let total = cumulative.last().map_or(0, |b| b.1);
             if let Some(entry) = by.get_mut(&key)
                 && total > 0
@@ -362,14 +391,14 @@ mod tests {
         let m = Metrics::new();
         let busy = Err(InvokeError::Busy);
         for _ in 0..19 {
-            m.record("acme", "booking", Duration::from_micros(30), &busy);
+            m.record("acme", "booking", "1.0.0", Duration::from_micros(30), &busy);
         }
-        m.record("acme", "booking", Duration::from_millis(300), &busy);
+        m.record("acme", "booking", "1.0.0", Duration::from_millis(300), &busy);
         let fuel = Err(InvokeError::LimitExceeded {
             limit: mercato_runtime::Limit::Fuel,
             detail: String::new(),
         });
-        m.record("acme", "lab", Duration::from_micros(20), &fuel);
+        m.record("acme", "lab", "1.0.0", Duration::from_micros(20), &fuel);
         let s = m.summary();
         let booking = s.iter().find(|s| s.component == "booking").unwrap();
         assert_eq!(booking.calls, 20);
@@ -400,6 +429,7 @@ mod tests {
             m.record(
                 &format!("t{t}"),
                 "booking",
+                "1.0.0",
                 Duration::from_micros(30),
                 &busy,
             );
@@ -412,10 +442,11 @@ mod tests {
             m.record(
                 &format!("t{t}"),
                 "booking",
+                "1.0.0",
                 Duration::from_micros(30),
                 &busy,
             );
-            m.refused(&format!("t{t}"), "booking");
+            m.refused(&format!("t{t}"), "booking", "1.0.0");
         }
         let held = m.series_held();
         assert!(held <= 4, "{held}");
@@ -427,7 +458,7 @@ mod tests {
         );
         assert!(exposed.contains("t9"), "{exposed:?}");
         // A dropped install that calls again starts afresh.
-        m.record("t0", "booking", Duration::from_micros(30), &busy);
+        m.record("t0", "booking", "1.0.0", Duration::from_micros(30), &busy);
         let again = m.summary();
         let t0 = again.iter().find(|s| s.tenant == "t0").unwrap();
         assert_eq!(t0.calls, 1);

@@ -94,6 +94,7 @@ impl crate::Registry {
             guards: Vec::new(),
             updated_at: now_ms(),
             history: Vec::new(),
+            canary: None,
         };
         Self::save_install(&mut change, None, &install, "install.create").await?;
         change.commit().await?;
@@ -217,6 +218,7 @@ impl crate::Registry {
         actor.may(Action::RemoveInstall, On::Tenant(tenant))?;
         let mut change = Change::begin(&self.db, actor).await?;
         let before = Self::load_install(change.conn(), tenant, id).await?;
+        Self::end_canary_of_removed(&mut change, &before, actor).await?;
         for table in ["installs", "install_history"] {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "DELETE FROM {table} WHERE tenant = $1 AND id = $2"

@@ -43,6 +43,8 @@ pub struct Install {
     pub updated_at: i64,
     /// Every version it ran, oldest first.
     pub history: Vec<Version>,
+    /// The canary running on it (see [`crate::canaries`]).
+    pub canary: Option<crate::canaries::Canary>,
 }
 
 impl Install {
@@ -152,6 +154,7 @@ pub(super) fn install_from_row(row: &sqlx::any::AnyRow) -> Result<Install, Regis
         updated_at: row.try_get("updated_at")?,
         pending_reason: row.try_get("pending_reason")?,
         history: Vec::new(),
+        canary: None,
     })
 }
 
@@ -185,7 +188,7 @@ pub(super) fn settings_object(
 }
 
 impl crate::Registry {
-    pub(super) async fn load_install(
+    pub(crate) async fn load_install(
         conn: &mut AnyConnection,
         tenant: &str,
         id: &str,
@@ -200,6 +203,7 @@ impl crate::Registry {
         .ok_or_else(|| RegistryError::not_found("install", format!("{tenant}/{id}")))?;
         let mut install = install_from_row(&row)?;
         install.history = Self::history(conn, tenant, id).await?;
+        install.canary = Self::running_canary(conn, tenant, id).await?;
         Ok(install)
     }
 
@@ -243,7 +247,7 @@ impl crate::Registry {
         Ok(out)
     }
 
-    pub(super) async fn save_install(
+    pub(crate) async fn save_install(
         change: &mut Change,
         before: Option<&Install>,
         after: &Install,

@@ -24,6 +24,9 @@ pub struct Rollout {
     /// `tenant/install` left on its version because the new version's
     /// component refused its settings; the reason is on the install.
     pub settings_refused: Vec<String>,
+    /// `tenant/install` left on its version because a canary runs on it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub held_by_canary: Vec<String>,
 }
 
 /// The marketplace's verdict on one install's settings under the version
@@ -107,6 +110,15 @@ impl crate::Registry {
                 }
             });
             install.history = Self::history(change.conn(), &install.tenant, &install.id).await?;
+            // A canary holds the install's version still: its director
+            // promotes or aborts it, then upgrades.
+            if Self::running_canary(change.conn(), &install.tenant, &install.id)
+                .await?
+                .is_some()
+            {
+                rollout.held_by_canary.push(format!("{}/{}", install.tenant, install.id));
+                continue;
+            }
             let requirement = install.requirement.clone();
             let outcome =
                 Self::move_to(change, &install, requirement, approved, false, refusal).await?;

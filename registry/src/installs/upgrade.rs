@@ -72,6 +72,7 @@ impl crate::Registry {
         actor.may(Action::Upgrade, On::Tenant(tenant))?;
         let mut change = Change::begin(&self.db, actor).await?;
         let before = Self::load_install(change.conn(), tenant, id).await?;
+        Self::no_canary(&before)?;
         let (requirement, target) = Self::upgrade_target(change.conn(), &before, &request).await?;
         if target.version != *expected {
             return Err(RegistryError::conflict(
@@ -162,6 +163,7 @@ impl crate::Registry {
         actor.may(Action::AcceptPermissions, On::Tenant(tenant))?;
         let mut change = Change::begin(&self.db, actor).await?;
         let before = Self::load_install(change.conn(), tenant, id).await?;
+        Self::no_canary(&before)?;
         if before.pending.as_ref() != Some(version) {
             return Err(RegistryError::conflict(
                 "nothing-pending",
@@ -196,6 +198,7 @@ impl crate::Registry {
         actor.may(Action::Rollback, On::Tenant(tenant))?;
         let mut change = Change::begin(&self.db, actor).await?;
         let before = Self::load_install(change.conn(), tenant, id).await?;
+        Self::no_canary(&before)?;
         if !before.history.contains(version) {
             return Err(RegistryError::conflict(
                 "never-ran",

@@ -631,8 +631,8 @@ impl SqlState {
         }
         for event in &commit.events {
             sqlx::query(
-                "INSERT INTO events (tenant, component, name, customer, properties, occurred_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO events (tenant, component, name, customer, properties, occurred_at, version) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(&scope.tenant)
             .bind(&scope.component)
@@ -640,6 +640,7 @@ impl SqlState {
             .bind(event.customer.clone())
             .bind(event.properties.to_string())
             .bind(i64::try_from(event.occurred_at).unwrap_or(i64::MAX))
+            .bind(event.version.clone())
             .execute(&mut **tx)
             .await?;
         }

@@ -49,6 +49,8 @@ pub struct EventRecord {
     pub properties: serde_json::Value,
     /// Milliseconds since the Unix epoch.
     pub occurred_at: u64,
+    /// The component version that emitted it, when the host said.
+    pub version: Option<String>,
 }
 
 /// An approval request a component filed.
@@ -321,6 +323,7 @@ pub mod contract {
             customer: Some("c".into()),
             properties: serde_json::json!({"n": 1}),
             occurred_at: 5,
+            version: None,
         });
         c.approvals.push(ApprovalRecord {
             id: "apr-1".into(),
@@ -339,6 +342,7 @@ pub mod contract {
                 customer: None,
                 properties: serde_json::json!({}),
                 occurred_at: 7,
+                version: None,
             }],
             ..Commit::default()
         };
@@ -350,6 +354,7 @@ pub mod contract {
             customer: None,
             properties: serde_json::json!({}),
             occurred_at: 8,
+            version: None,
         });
         assert!(matches!(
             store.commit(&a, stale_read),

@@ -52,6 +52,7 @@ impl Host for Sandbox {
             customer: event.customer,
             properties: Value::Object(properties),
             occurred_at: self.now_ms,
+            version: self.call.version.as_deref().map(str::to_owned),
         };
         Ok(self.tx.event(size as u64, Some(record))?)
     }

@@ -81,6 +81,7 @@ impl<'h> Caller<'h> {
                     .collect(),
                 settings: "{}".into(),
                 track_events: true,
+                version: None,
             }),
             limits: Limits::default(),
         }

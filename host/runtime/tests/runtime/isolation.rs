@@ -277,6 +277,7 @@ fn call_scripted(tenant: &str, limits: &Limits) -> Result<mercato_runtime::Outco
         grants: [Permission::Store].into_iter().collect(),
         settings: "{}".into(),
         track_events: true,
+        version: None,
     });
     runtime.invoke_json(
         component,

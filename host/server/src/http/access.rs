@@ -107,6 +107,36 @@ pub const ROUTES: &[(&str, &str, Action)] = &[
         Action::Rollback,
     ),
     (
+        "POST",
+        "/v1/tenants/{tenant}/installs/{id}/rollouts",
+        Action::StartRollout,
+    ),
+    (
+        "GET",
+        "/v1/tenants/{tenant}/installs/{id}/rollouts",
+        Action::ReadRollouts,
+    ),
+    (
+        "GET",
+        "/v1/tenants/{tenant}/rollouts/{rollout}",
+        Action::ReadRollouts,
+    ),
+    (
+        "PATCH",
+        "/v1/tenants/{tenant}/rollouts/{rollout}",
+        Action::SteerRollout,
+    ),
+    (
+        "POST",
+        "/v1/tenants/{tenant}/rollouts/{rollout}/promote",
+        Action::SteerRollout,
+    ),
+    (
+        "POST",
+        "/v1/tenants/{tenant}/rollouts/{rollout}/abort",
+        Action::SteerRollout,
+    ),
+    (
         "GET",
         "/v1/tenants/{tenant}/components",
         Action::ListComponents,

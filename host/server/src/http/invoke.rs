@@ -3,7 +3,11 @@
 use crate::marketplace::MarketError;
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use mercato_registry::RegistryError;
+
+use crate::marketplace::canary::Route;
 use mercato_registry::access::{Action, On};
 use serde_json::{Value, json};
 
@@ -91,22 +95,55 @@ pub async fn call(
     State(m): Market,
     Caller(me): Caller,
     Path((tenant, component, function)): Path<(String, String, String)>,
+    headers: HeaderMap,
     Body(args): Body<Value>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let outcome = match m.invoke(&me, &tenant, &component, &function, args).await {
+) -> Result<Response, ApiError> {
+    let header = |name: &str| -> Result<Option<String>, ApiError> {
+        headers
+            .get(name)
+            .map(|v| {
+                v.to_str().map(|s| s.trim().to_owned()).map_err(|_| {
+                    ApiError::from(RegistryError::invalid(
+                        "headers",
+                        format!("`{name}` is not visible ASCII"),
+                    ))
+                })
+            })
+            .transpose()
+    };
+    let route = Route {
+        unit: header(UNIT_HEADER)?,
+        force: header(VERSION_HEADER)?,
+    };
+    let served = match m
+        .invoke_routed(&me, &tenant, &component, &function, args, &route)
+        .await
+    {
         // A guard held it: accepted for a decision, not run.
         Err(MarketError::Held(approval)) => {
             return Ok((
                 StatusCode::ACCEPTED,
                 Json(serde_json::json!({"held": true, "approval": approval})),
-            ));
+            )
+                .into_response());
         }
         other => other?,
     };
-    let result = outcome.json();
+    let result = served.outcome.json();
+    let version = [(VERSION_HEADER, served.version.to_string())];
     match result.as_object().filter(|o| o.len() == 1) {
-        Some(o) if o.contains_key("ok") => Ok((StatusCode::OK, Json(o["ok"].clone()))),
-        Some(o) if o.contains_key("err") => Err(ApiError::from_component(&o["err"])),
-        _ => Ok((StatusCode::OK, Json(result))),
+        Some(o) if o.contains_key("ok") => {
+            Ok((StatusCode::OK, version, Json(o["ok"].clone())).into_response())
+        }
+        Some(o) if o.contains_key("err") => {
+            Ok((version, ApiError::from_component(&o["err"])).into_response())
+        }
+        _ => Ok((StatusCode::OK, version, Json(result)).into_response()),
     }
 }
+
+/// The unit a call is for, when its arguments name none (canary assignment).
+pub const UNIT_HEADER: &str = "x-mercato-unit";
+/// On a request: force a version (`candidate`, `current`, or the version;
+/// directors only). On a reply: the version that served the call.
+pub const VERSION_HEADER: &str = "x-mercato-version";

@@ -15,6 +15,7 @@ mod inbox;
 mod installs;
 mod invoke;
 mod packages;
+mod rollouts;
 
 use std::sync::Arc;
 
@@ -67,6 +68,7 @@ pub struct ErrorDetail {
     tags(
         (name = "components", description = "Calling a tenant's components"),
         (name = "installs", description = "Directors enabling, configuring, upgrading, rolling back"),
+        (name = "rollouts", description = "Canaries of a version on a share of a tenant's calls, with guardrails"),
         (name = "approvals", description = "A tenant's approvals inbox"),
         (name = "customers", description = "A tenant's customer profiles and events"),
         (name = "packages", description = "Publishing and reviewing versions; the catalog"),
@@ -143,6 +145,10 @@ fn documented() -> (Router<Arc<Marketplace>>, utoipa::openapi::OpenApi) {
         .routes(routes!(installs::upgrade))
         .routes(routes!(installs::accept))
         .routes(routes!(installs::rollback))
+        .routes(routes!(rollouts::list, rollouts::start))
+        .routes(routes!(rollouts::status, rollouts::share))
+        .routes(routes!(rollouts::promote))
+        .routes(routes!(rollouts::abort))
         .routes(routes!(invoke::list))
         .routes(routes!(invoke::describe))
         .routes(routes!(invoke::call))

@@ -25,10 +25,12 @@
 
 mod admin;
 pub mod admission;
+pub mod canary;
 pub mod customer_data;
 mod decisions;
 mod flight;
 mod guarding;
+pub mod guardrails;
 mod installs;
 mod lanes;
 mod publishing;
@@ -160,6 +162,17 @@ pub struct Active {
     pub limits: Limits,
     /// What its recent calls (and its version's) cost, which picks their lane.
     lane: lanes::Costs,
+    /// The candidate of its running canary, if one runs.
+    pub canary: Option<Arc<canary::Candidate>>,
+}
+
+/// A call's outcome and the version that served it.
+#[derive(Debug)]
+pub struct Served {
+    /// What the call returned.
+    pub outcome: Outcome,
+    /// The version that ran it.
+    pub version: Version,
 }
 
 /// The registry and the runtime, joined.
@@ -183,6 +196,8 @@ pub struct Marketplace {
     notices: Option<Arc<Notices>>,
     notices_seen: AtomicU64,
     started: Instant,
+    /// Canaries' tallies on this host.
+    counting: canary::Counting,
 }
 
 impl std::fmt::Debug for Marketplace {
@@ -227,6 +242,7 @@ impl Marketplace {
             generation: AtomicI64::new(-1),
             checked_at_ms: AtomicU64::new(0),
             started: Instant::now(),
+            counting: canary::Counting::new(),
         }
     }
 
@@ -258,6 +274,9 @@ impl Marketplace {
     /// when another host's change notice arrived, else when the registry's
     /// generation moved (looked at most every [`REFRESH`]).
     pub async fn refresh(&self) -> Result<(), MarketError> {
+        if self.counting.aborted.swap(false, Ordering::AcqRel) {
+            self.forget();
+        }
         if let Some(notices) = &self.notices {
             let heard = notices.heard();
             if self.notices_seen.swap(heard, Ordering::AcqRel) != heard {
@@ -380,21 +399,30 @@ impl Marketplace {
             .await
     }
 
-    async fn resolve(&self, tenant: &str, id: &str) -> Result<Arc<Active>, MarketError> {
-        let install = self.registry.installed(tenant, id).await?;
-        let key = (install.package.clone(), install.version.clone());
-        let version = self
-            .versions
+    /// A package version's record (one copy shared by every install of it).
+    async fn version_of(
+        &self,
+        package: &str,
+        version: &Version,
+    ) -> Result<Arc<PackageVersion>, MarketError> {
+        let key = (package.to_owned(), version.clone());
+        self.versions
             .get_or_load(&key, || async {
                 let (version, _) = self
                     .registry
-                    .version(&Principal::console(), &install.package, &install.version)
+                    .version(&Principal::console(), package, version)
                     .await?;
                 Ok::<_, MarketError>(Arc::new(version))
             })
-            .await?;
+            .await
+    }
+
+    async fn resolve(&self, tenant: &str, id: &str) -> Result<Arc<Active>, MarketError> {
+        let install = self.registry.installed(tenant, id).await?;
+        let version = self.version_of(&install.package, &install.version).await?;
         let component = self.component(&install.package, &install.version).await?;
         let tenant_caps = self.registry.tenant_caps(tenant).await?;
+        let canary = self.resolve_candidate(&install, tenant_caps).await?;
         let grants: Grants = version
             .manifest
             .permissions
@@ -407,6 +435,7 @@ impl Marketplace {
                 grants,
                 settings: install.settings.to_string().into(),
                 track_events: install.tracking,
+                version: Some(install.version.to_string().into()),
             }),
             limits: version.manifest.limits.resolve().within(tenant_caps),
             lane: self
@@ -415,12 +444,13 @@ impl Marketplace {
             component,
             version,
             install,
+            canary,
         });
         Ok(active)
     }
 
     /// Call `function` of a tenant's install as `actor` (its directors and
-    /// reps), recording metrics.
+    /// reps), recording metrics; a running canary routes it by its unit.
     pub async fn invoke(
         &self,
         actor: &Principal,
@@ -429,7 +459,26 @@ impl Marketplace {
         function: &str,
         args: Value,
     ) -> Result<Outcome, MarketError> {
+        self.invoke_routed(actor, tenant, id, function, args, &canary::Route::default())
+            .await
+            .map(|served| served.outcome)
+    }
+
+    /// [`invoke`](Self::invoke) with what the caller said about routing
+    /// (its unit; a director may force a version).
+    pub async fn invoke_routed(
+        &self,
+        actor: &Principal,
+        tenant: &str,
+        id: &str,
+        function: &str,
+        args: Value,
+        route: &canary::Route,
+    ) -> Result<Served, MarketError> {
         actor.may(Action::Call, On::Tenant(tenant))?;
+        if route.force.is_some() {
+            actor.may(Action::ForceVersion, On::Tenant(tenant))?;
+        }
         if HOST_ONLY.contains(&function) {
             return Err(MarketError::HostOnly(function.to_owned()));
         }
@@ -441,7 +490,39 @@ impl Marketplace {
             });
         }
         self.guard(actor, &active, function, &args).await?;
-        self.call(&active, function, args).await
+        let Some(candidate) = &active.canary else {
+            if let Some(force) = route.force.as_deref().filter(|f| {
+                *f != "current" && *f != active.install.version.to_string()
+            }) {
+                return Err(RegistryError::conflict(
+                    "no-rollout",
+                    format!("{tenant}/{id} runs no canary, so `{force}` cannot serve this call"),
+                )
+                .into());
+            }
+            let outcome = self.call(&active, function, args).await?;
+            return Ok(Served {
+                outcome,
+                version: active.install.version.clone(),
+            });
+        };
+        let pick = canary::pick(&active, candidate, function, &args, route)?;
+        let (result, version) = if pick.candidate() {
+            (
+                self.call_on(&active, Some(candidate), function, args).await,
+                candidate.rollout.candidate.clone(),
+            )
+        } else {
+            (
+                self.call_on(&active, None, function, args).await,
+                active.install.version.clone(),
+            )
+        };
+        self.count(candidate, pick, &result);
+        Ok(Served {
+            outcome: result?,
+            version,
+        })
     }
 
     async fn call(
@@ -450,38 +531,51 @@ impl Marketplace {
         function: &str,
         args: Value,
     ) -> Result<Outcome, MarketError> {
+        self.call_on(active, None, function, args).await
+    }
+
+    /// Run a call on the install's current version, or on its canary's
+    /// candidate: same admission, lanes and metrics.
+    async fn call_on(
+        &self,
+        active: &Arc<Active>,
+        candidate: Option<&Arc<canary::Candidate>>,
+        function: &str,
+        args: Value,
+    ) -> Result<Outcome, MarketError> {
+        let (component, call, limits, lane) = match candidate {
+            Some(c) => (&c.component, &c.call, c.limits, &c.lane),
+            None => (&active.component, &active.call, active.limits, &active.lane),
+        };
         let admitted = self
             .admission
-            .admit(
-                &active.install.tenant,
-                &active.install.id,
-                active.limits.memory_bytes,
-            )
+            .admit(&active.install.tenant, &active.install.id, limits.memory_bytes)
             .await;
+        let version = call.version.as_deref().unwrap_or_default();
         let admitted = match admitted {
             Ok(admitted) => admitted,
             Err(refusal) => {
                 self.metrics
-                    .refused(&active.install.tenant, &active.install.id);
+                    .refused(&active.install.tenant, &active.install.id, version);
                 return Err(refusal.into());
             }
         };
         let started = Instant::now();
         let snapshot = match &self.state {
-            Some(state) if active.call.grants.allows(Permission::Store) => {
-                state.prefetch(&active.call.scope).await
+            Some(state) if call.grants.allows(Permission::Store) => {
+                state.prefetch(&call.scope).await
             }
             _ => None,
         };
         let runtime = self.runtime.clone();
-        let a = active.clone();
+        let (component_, call_) = (component.clone(), call.clone());
         let f = function.to_owned();
         let result = self
             .lanes
             .run(
-                &active.lane,
+                lane,
                 move || {
-                    runtime.invoke_json_from(&a.component, &a.call, &a.limits, &f, &args, snapshot)
+                    runtime.invoke_json_from(&component_, &call_, &limits, &f, &args, snapshot)
                 },
                 |result| match result {
                     Ok(outcome) => outcome.fuel_used > lanes::INLINE_FUEL,
@@ -498,6 +592,7 @@ impl Marketplace {
         self.metrics.record(
             &active.install.tenant,
             &active.install.id,
+            version,
             started.elapsed(),
             &result,
         );

@@ -33,6 +33,7 @@ fn livestream_on(
         grants: Grants::all(),
         settings: "{}".into(),
         track_events: true,
+        version: None,
     });
     let session = runtime.invoke_json(&component, &call, &Limits::default(), "schedule",
         &json!({"draft": {"title": "Drop", "host": "Mia", "starts-at": NOW + HOUR, "duration-minutes": 30, "capacity": capacity}}))
