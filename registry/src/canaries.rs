@@ -344,7 +344,10 @@ impl crate::Registry {
         if before.version != *expected {
             return Err(RegistryError::conflict(
                 "install-changed",
-                format!("{tenant}/{install} moved to {} meanwhile; try again", before.version),
+                format!(
+                    "{tenant}/{install} moved to {} meanwhile; try again",
+                    before.version
+                ),
             ));
         }
         let target = Self::candidate(change.conn(), &before, &version).await?;
@@ -362,7 +365,11 @@ impl crate::Registry {
                         "{}@{version} asks for permissions this tenant has not accepted: {}; \
                          start it with accept_permissions to accept them",
                         before.package,
-                        added.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")
+                        added
+                            .iter()
+                            .map(|p| p.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 ));
             }
@@ -504,8 +511,15 @@ impl crate::Registry {
         if !after.history.contains(&after.version) {
             after.history.push(after.version.clone());
         }
-        let ended = Self::end(&mut change, canary, CanaryState::Promoted, actor, None, figures)
-            .await?;
+        let ended = Self::end(
+            &mut change,
+            canary,
+            CanaryState::Promoted,
+            actor,
+            None,
+            figures,
+        )
+        .await?;
         change.commit().await?;
         Ok((ended, after))
     }
@@ -630,10 +644,11 @@ impl crate::Registry {
 
     /// Every host's tallies of a canary.
     pub async fn canary_tallies(&self, canary: &str) -> Result<Vec<Value>, RegistryError> {
-        let rows = sqlx::query("SELECT tallies FROM canary_tallies WHERE canary = $1 ORDER BY host")
-            .bind(canary)
-            .fetch_all(self.db.pool())
-            .await?;
+        let rows =
+            sqlx::query("SELECT tallies FROM canary_tallies WHERE canary = $1 ORDER BY host")
+                .bind(canary)
+                .fetch_all(self.db.pool())
+                .await?;
         rows.iter()
             .map(|r| {
                 let text: String = r.try_get(0)?;
@@ -654,7 +669,10 @@ mod tests {
         assert_eq!(share_bp(100.0).ok(), Some(FULL_SHARE));
         for bad in [-1.0, 100.01, f64::NAN, f64::INFINITY] {
             assert!(
-                matches!(share_bp(bad), Err(RegistryError::Invalid { field: "share", .. })),
+                matches!(
+                    share_bp(bad),
+                    Err(RegistryError::Invalid { field: "share", .. })
+                ),
                 "{bad}"
             );
         }

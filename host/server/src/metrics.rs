@@ -226,22 +226,22 @@ impl Metrics {
         let mut dropped = 0;
         index.by_tenant.retain(|_, components| {
             components.retain(|_, versions| {
-            versions.retain(|series| {
-                let keep = now.saturating_sub(series.last_call.load(Ordering::Relaxed)) < idle;
-                if !keep {
-                    self.invocations.remove(&series.labels);
-                    self.fuel.remove(&series.labels);
-                    self.latency.remove(&series.labels);
-                    self.refused.remove(&series.labels);
-                    let failures = series.failures.lock().unwrap_or_else(|p| p.into_inner());
-                    for failure in failures.iter() {
-                        self.errors.remove(failure);
+                versions.retain(|series| {
+                    let keep = now.saturating_sub(series.last_call.load(Ordering::Relaxed)) < idle;
+                    if !keep {
+                        self.invocations.remove(&series.labels);
+                        self.fuel.remove(&series.labels);
+                        self.latency.remove(&series.labels);
+                        self.refused.remove(&series.labels);
+                        let failures = series.failures.lock().unwrap_or_else(|p| p.into_inner());
+                        for failure in failures.iter() {
+                            self.errors.remove(failure);
+                        }
+                        dropped += 1;
                     }
-                    dropped += 1;
-                }
-                keep
-            });
-            !versions.is_empty()
+                    keep
+                });
+                !versions.is_empty()
             });
             !components.is_empty()
         });
@@ -393,7 +393,13 @@ mod tests {
         for _ in 0..19 {
             m.record("acme", "booking", "1.0.0", Duration::from_micros(30), &busy);
         }
-        m.record("acme", "booking", "1.0.0", Duration::from_millis(300), &busy);
+        m.record(
+            "acme",
+            "booking",
+            "1.0.0",
+            Duration::from_millis(300),
+            &busy,
+        );
         let fuel = Err(InvokeError::LimitExceeded {
             limit: mercato_runtime::Limit::Fuel,
             detail: String::new(),

@@ -116,7 +116,9 @@ impl crate::Registry {
                 .await?
                 .is_some()
             {
-                rollout.held_by_canary.push(format!("{}/{}", install.tenant, install.id));
+                rollout
+                    .held_by_canary
+                    .push(format!("{}/{}", install.tenant, install.id));
                 continue;
             }
             let requirement = install.requirement.clone();

@@ -76,7 +76,8 @@ pub async fn share(
     Body(share): Body<CanaryShare>,
 ) -> Reply {
     Ok(Json(json!(
-        m.set_rollout_share(&me, &tenant, &rollout, share.share).await?
+        m.set_rollout_share(&me, &tenant, &rollout, share.share)
+            .await?
     )))
 }
 

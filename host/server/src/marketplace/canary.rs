@@ -111,10 +111,13 @@ pub fn unit_of<'a>(function: &Function, args: &'a Value) -> Option<&'a str> {
             .iter()
             .find_map(|p| v.get(*p).and_then(Value::as_str))
     };
-    if function.params.iter().any(|(n, _)| UNIT_PARAMS.contains(&n.as_str())) {
-        if let Some(unit) = named(args) {
-            return Some(unit);
-        }
+    if function
+        .params
+        .iter()
+        .any(|(n, _)| UNIT_PARAMS.contains(&n.as_str()))
+        && let Some(unit) = named(args)
+    {
+        return Some(unit);
     }
     // A record argument that names its customer (`draft.customer`).
     function
@@ -221,12 +224,7 @@ impl Counting {
     }
 }
 
-fn count_into(
-    t: &mut Tallies,
-    share_bp: u32,
-    pick: Pick,
-    result: &Result<Outcome, MarketError>,
-) {
+fn count_into(t: &mut Tallies, share_bp: u32, pick: Pick, result: &Result<Outcome, MarketError>) {
     let candidate = pick.candidate();
     let arm = if candidate {
         &mut t.candidate
@@ -347,7 +345,9 @@ impl Marketplace {
         let Some(rollout) = install.canary.clone() else {
             return Ok(None);
         };
-        let version = self.version_of(&install.package, &rollout.candidate).await?;
+        let version = self
+            .version_of(&install.package, &rollout.candidate)
+            .await?;
         let component = self.component(&install.package, &rollout.candidate).await?;
         let grants = version
             .manifest
@@ -474,7 +474,10 @@ impl Marketplace {
         id: &str,
         share: f64,
     ) -> Result<Canary, MarketError> {
-        let canary = self.registry.set_canary_share(actor, tenant, id, share).await?;
+        let canary = self
+            .registry
+            .set_canary_share(actor, tenant, id, share)
+            .await?;
         self.forget();
         Ok(canary)
     }
@@ -532,7 +535,8 @@ impl Marketplace {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        let mine = serde_json::to_value(&mine).map_err(|e| RegistryError::Corrupt(e.to_string()))?;
+        let mine =
+            serde_json::to_value(&mine).map_err(|e| RegistryError::Corrupt(e.to_string()))?;
         self.registry
             .save_canary_tallies(id, &self.counting.host, &mine)
             .await?;

@@ -5,7 +5,9 @@
 //!
 //! - Error rate and limit-hit rate (any limit, and each limit): the
 //!   two-proportion comparison, candidate minus current, as a Gaussian
-//!   mixture confidence sequence. Worse: the whole interval above 0.
+//!   mixture confidence sequence, on Agresti–Caffo adjusted counts (one
+//!   success and one failure added per arm, so 0 % against 100 % has an
+//!   interval). Worse: the whole interval above 0.
 //! - Latency and fuel: skewed and multiplicative, so compared on the log
 //!   scale — Welch's comparison of mean logarithms, i.e. the ratio of
 //!   geometric means, as a confidence sequence. Worse: the whole interval
@@ -205,8 +207,19 @@ const ANALYSIS: Analysis = Analysis::Sequential {
 };
 
 fn rate_guardrail(name: String, current: (u64, u64), candidate: (u64, u64)) -> Guardrail {
-    let (c, t) = (Rate::new(current.0, current.1), Rate::new(candidate.0, candidate.1));
-    let cmp: Comparison = rates::compare(t, c, ANALYSIS);
+    let (c, t) = (
+        Rate::new(current.0, current.1),
+        Rate::new(candidate.0, candidate.1),
+    );
+    // Agresti–Caffo: one success and one failure added to each arm, so that
+    // a candidate failing every call against a current one failing none
+    // (no variance in either arm) still has an interval.
+    let adjusted = |r: Rate| Rate::new(r.conversions + 1, r.units + 2);
+    let cmp: Comparison = if c.units == 0 || t.units == 0 {
+        rates::compare(t, c, ANALYSIS)
+    } else {
+        rates::compare(adjusted(t), adjusted(c), ANALYSIS)
+    };
     let share = |r: Rate| (r.units > 0).then(|| r.conversions as f64 / r.units as f64);
     let interval = cmp.absolute.interval.map(|i| [i.low, i.high]);
     Guardrail {
@@ -247,7 +260,8 @@ pub fn figures(t: &Tallies) -> Figures {
             (k.limit_hits(), k.calls),
         ),
     ];
-    let limits: std::collections::BTreeSet<&String> = c.limits.keys().chain(k.limits.keys()).collect();
+    let limits: std::collections::BTreeSet<&String> =
+        c.limits.keys().chain(k.limits.keys()).collect();
     for limit in limits {
         let hits = |a: &ArmTally| a.limits.get(limit).copied().unwrap_or(0);
         guardrails.push(rate_guardrail(
@@ -311,7 +325,11 @@ mod tests {
         };
         let f = figures(&t);
         assert_eq!(f.tripped, vec!["errors".to_owned()]);
-        assert!(f.reason().is_some_and(|r| r.contains("`errors`")), "{:?}", f.reason());
+        assert!(
+            f.reason().is_some_and(|r| r.contains("`errors`")),
+            "{:?}",
+            f.reason()
+        );
         assert_eq!(f.srm["mismatch"], false);
     }
 

@@ -491,9 +491,11 @@ impl Marketplace {
         }
         self.guard(actor, &active, function, &args).await?;
         let Some(candidate) = &active.canary else {
-            if let Some(force) = route.force.as_deref().filter(|f| {
-                *f != "current" && *f != active.install.version.to_string()
-            }) {
+            if let Some(force) = route
+                .force
+                .as_deref()
+                .filter(|f| *f != "current" && *f != active.install.version.to_string())
+            {
                 return Err(RegistryError::conflict(
                     "no-rollout",
                     format!("{tenant}/{id} runs no canary, so `{force}` cannot serve this call"),
@@ -549,7 +551,11 @@ impl Marketplace {
         };
         let admitted = self
             .admission
-            .admit(&active.install.tenant, &active.install.id, limits.memory_bytes)
+            .admit(
+                &active.install.tenant,
+                &active.install.id,
+                limits.memory_bytes,
+            )
             .await;
         let version = call.version.as_deref().unwrap_or_default();
         let admitted = match admitted {
@@ -574,9 +580,7 @@ impl Marketplace {
             .lanes
             .run(
                 lane,
-                move || {
-                    runtime.invoke_json_from(&component_, &call_, &limits, &f, &args, snapshot)
-                },
+                move || runtime.invoke_json_from(&component_, &call_, &limits, &f, &args, snapshot),
                 |result| match result {
                     Ok(outcome) => outcome.fuel_used > lanes::INLINE_FUEL,
                     Err(e) => e.limit().is_some(),

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod access;
+mod canary;
 mod concurrency;
 mod console;
 mod hardening;

@@ -91,7 +91,7 @@ pub async fn seeded(db: Database) -> Seeded {
 
 /// Wait until `done` answers true (a change travelling between hosts), up
 /// to a bound far above any expected delay.
-async fn eventually<F: Future<Output = bool>>(what: &str, mut done: impl FnMut() -> F) {
+pub async fn eventually<F: Future<Output = bool>>(what: &str, mut done: impl FnMut() -> F) {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while !done().await {
         assert!(
