@@ -712,11 +712,15 @@ fn the_marketplace_end_to_end() {
         .body_mut()
         .read_to_string()
         .expect("text");
-    assert!(
-        metrics
-            .contains(r#"mercato_invocations_total{tenant="acme",component="livestream-booking"}"#),
-        "{metrics}"
-    );
+    // One series per version that served calls: 0.1.0, then 0.1.1 after the upgrade.
+    for version in ["0.1.0", "0.1.1"] {
+        assert!(
+            metrics.contains(&format!(
+                r#"mercato_invocations_total{{tenant="acme",component="livestream-booking",version="{version}"}}"#
+            )),
+            "{version}: {metrics}"
+        );
+    }
     let openapi = success(server.send("GET", "/v1/openapi.json", None, None), 200);
     for path in [
         "/v1/packages",
