@@ -282,6 +282,30 @@ fn guardrail() -> Principal {
     }
 }
 
+/// Store this host's tallies of `rollout` (replacing its last report) and
+/// sum every host's.
+async fn store_and_sum(
+    registry: &Registry,
+    host: &str,
+    rollout: &str,
+    tally: &RolloutTally,
+) -> Result<Tallies, RegistryError> {
+    let mine = tally
+        .tallies
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let mine = serde_json::to_value(&mine).map_err(|e| RegistryError::Corrupt(e.to_string()))?;
+    registry.save_canary_tallies(rollout, host, &mine).await?;
+    let mut sum = Tallies::default();
+    for row in registry.canary_tallies(rollout).await? {
+        let t: Tallies = serde_json::from_value(row)
+            .map_err(|e| RegistryError::Corrupt(format!("stored canary tallies: {e}")))?;
+        sum.add(&t);
+    }
+    Ok(sum)
+}
+
 /// Store this host's tallies, sum every host's, and abort an auto-abort
 /// canary whose candidate is worse. Returns the summed figures.
 async fn flush_and_judge(
@@ -290,21 +314,7 @@ async fn flush_and_judge(
     rollout: &Canary,
     tally: &RolloutTally,
 ) -> Result<(Tallies, guardrails::Figures, Option<Canary>), RegistryError> {
-    let mine = tally
-        .tallies
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone();
-    let mine = serde_json::to_value(&mine).map_err(|e| RegistryError::Corrupt(e.to_string()))?;
-    registry
-        .save_canary_tallies(&rollout.id, host, &mine)
-        .await?;
-    let mut sum = Tallies::default();
-    for row in registry.canary_tallies(&rollout.id).await? {
-        let t: Tallies = serde_json::from_value(row)
-            .map_err(|e| RegistryError::Corrupt(format!("stored canary tallies: {e}")))?;
-        sum.add(&t);
-    }
+    let sum = store_and_sum(registry, host, &rollout.id, tally).await?;
     let figures = guardrails::figures(&sum);
     let mut aborted = None;
     if rollout.state == CanaryState::Running
@@ -530,22 +540,7 @@ impl Marketplace {
         }
         // This host's latest counts may not be stored yet.
         let tally = self.counting.tally(id);
-        let mine = tally
-            .tallies
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        let mine =
-            serde_json::to_value(&mine).map_err(|e| RegistryError::Corrupt(e.to_string()))?;
-        self.registry
-            .save_canary_tallies(id, &self.counting.host, &mine)
-            .await?;
-        let mut sum = Tallies::default();
-        for row in self.registry.canary_tallies(id).await? {
-            let t: Tallies = serde_json::from_value(row)
-                .map_err(|e| RegistryError::Corrupt(format!("stored canary tallies: {e}")))?;
-            sum.add(&t);
-        }
+        let sum = store_and_sum(&self.registry, &self.counting.host, id, &tally).await?;
         Ok(Some(guardrails::figures(&sum).json()))
     }
 }
