@@ -180,6 +180,15 @@ access! {
     ReadRollouts = ("read canary rollouts", [Operator, Director], Tenant);
     /// Force one call onto the current or the candidate version.
     ForceVersion = ("force a call's version", [Director], Tenant);
+    /// Switch an install's call recording on or off.
+    Record = ("record calls", [Director], Tenant);
+    /// Read an install's recorded calls (never reviewers or operators:
+    /// they are the tenant's traffic).
+    ReadRecordings = ("read recorded calls", [Director], Tenant);
+    /// Replay recorded calls against a candidate version.
+    Replay = ("replay calls", [Director], Tenant);
+    /// Read replays and their reports.
+    ReadReplays = ("read replays", [Director], Tenant);
     /// List the tenant's callable components.
     ListComponents = ("list components", [Operator, Director, Rep], Tenant);
     /// Describe a callable component.

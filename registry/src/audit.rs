@@ -71,10 +71,10 @@ pub(crate) struct Change {
 
 impl Change {
     pub(crate) async fn begin(db: &Database, actor: &Principal) -> Result<Change, RegistryError> {
-        let mut tx = db.pool().begin().await?;
-        // Write first: takes the write lock (SQLite) or the row lock
-        // (PostgreSQL) before anything is read, so two changes never chain
-        // onto the same entry.
+        let mut tx = db.begin_write().await?;
+        // Write first: takes the row lock (PostgreSQL; SQLite's write lock
+        // is already held) before anything is read, so two changes never
+        // chain onto the same entry.
         sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1")
             .execute(&mut *tx)
             .await?;

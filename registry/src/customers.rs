@@ -298,7 +298,8 @@ impl crate::Registry {
             .execute(change.conn())
             .await?
             .rows_affected();
-        if profile == 0 && events == 0 && approvals == 0 && !held_elsewhere {
+        let recorded = Self::erase_recorded_customer(change.conn(), tenant, id).await?;
+        if profile == 0 && events == 0 && approvals == 0 && recorded == 0 && !held_elsewhere {
             return Err(RegistryError::not_found(
                 "customer",
                 format!("{tenant}/{id}"),
@@ -309,7 +310,10 @@ impl crate::Registry {
                 "customer.erase",
                 &format!("{tenant}/{id}"),
                 Some(tenant),
-                &serde_json::json!({ "profile": profile == 1, "events": events, "approvals": approvals }),
+                &serde_json::json!({
+                    "profile": profile == 1, "events": events, "approvals": approvals,
+                    "recorded_calls": recorded,
+                }),
                 &serde_json::json!({ "components": components }),
             )
             .await?;

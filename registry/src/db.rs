@@ -131,6 +131,22 @@ impl Database {
         &self.pool
     }
 
+    /// Begin a transaction that will write. SQLite's default (deferred)
+    /// transaction reads first and asks for the write lock only at its first
+    /// write; if another connection committed in between, SQLite refuses at
+    /// once with "database is locked" (its busy timeout does not apply to a
+    /// stale read snapshot). `BEGIN IMMEDIATE` takes the write lock up front,
+    /// so writers queue on the busy timeout instead. PostgreSQL's row locks
+    /// need nothing of the kind.
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.engine {
+            Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Engine::Postgres => self.pool.begin().await,
+        }
+    }
+
     /// The server's URL when several hosts may share it (PostgreSQL).
     pub(crate) fn shared_url(&self) -> Option<&str> {
         self.shared_url.as_deref()
@@ -192,6 +208,15 @@ pub async fn fresh_postgres(server_url: &str) -> Result<Database, DbError> {
 #[doc(hidden)]
 pub async fn execute_raw(db: &Database, sql: &'static str) -> Result<u64, DbError> {
     Ok(sqlx::query(sql).execute(db.pool()).await?.rows_affected())
+}
+
+/// Run one query whose rows are one text column, as is: for tests that
+/// look at what was stored, below the API.
+#[doc(hidden)]
+pub async fn dump_raw(db: &Database, sql: &'static str) -> Result<Vec<String>, DbError> {
+    Ok(sqlx::query_scalar::<_, String>(sql)
+        .fetch_all(db.pool())
+        .await?)
 }
 
 /// Wait for `f` on `runtime` from synchronous code that a component's call

@@ -33,6 +33,8 @@ pub mod package;
 pub mod paging;
 pub mod principal;
 pub mod publishers;
+pub mod recordings;
+pub mod replays;
 pub mod sessions;
 pub mod state;
 pub mod tenants;
@@ -48,7 +50,7 @@ pub use installs::{
 };
 pub use mercato_types::{CustomerDirectory, CustomerProfile, MemoryCustomers, mask};
 pub use mercato_types::{Grants, Kind, Limits, Permission, RequestedLimits, permission};
-pub use package::{Manifest, Package, PackageError, key_id, sha256_hex};
+pub use package::{FixtureCall, Manifest, Package, PackageError, key_id, sha256_hex};
 pub use principal::{Principal, Role};
 pub use publishers::{KeyState, NewKey, PublisherKey};
 pub use state::{

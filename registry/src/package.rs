@@ -55,6 +55,29 @@ pub struct Manifest {
     pub settings_schema: Option<serde_json::Value>,
     /// One paragraph for reviewers and the catalog.
     pub description: String,
+    /// Calls the publisher ships for review: the reviewer sees them
+    /// replayed against the last approved version. Signed with the rest.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fixtures: Vec<FixtureCall>,
+}
+
+/// Most fixture calls a package may carry.
+pub const MAX_FIXTURES: usize = 200;
+
+/// One fixture call: a function of the component and its arguments (the
+/// object the HTTP API takes, keyed by WIT parameter name).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FixtureCall {
+    /// The WIT function's name.
+    pub function: String,
+    /// Its arguments.
+    #[serde(default = "empty_object")]
+    pub args: serde_json::Value,
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(Default::default())
 }
 
 /// Why a package was refused.
@@ -183,6 +206,25 @@ impl Manifest {
             .map_err(field)?;
         if let Some(schema) = &self.settings_schema {
             crate::bounds::SETTINGS_SCHEMA.json(schema).map_err(field)?;
+        }
+        if self.fixtures.len() > MAX_FIXTURES {
+            return Err(PackageError::ManifestField {
+                field: "fixtures",
+                message: format!(
+                    "holds {} calls; at most {MAX_FIXTURES} are accepted",
+                    self.fixtures.len()
+                ),
+            });
+        }
+        for (i, call) in self.fixtures.iter().enumerate() {
+            if call.function.trim().is_empty() || !call.args.is_object() {
+                return Err(PackageError::ManifestField {
+                    field: "fixtures",
+                    message: format!(
+                        "call {i} needs a `function` name and `args` as a JSON object"
+                    ),
+                });
+            }
         }
         Ok(())
     }

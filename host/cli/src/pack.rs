@@ -111,6 +111,33 @@ pub fn crate_info(manifest_path: &Path) -> Result<CrateInfo, CliError> {
     })
 }
 
+/// The fixture calls `[package.metadata.mercato] fixtures` names (a calls
+/// file beside `Cargo.toml`, the format of `mercato run --calls`), shipped
+/// in the manifest for the reviewer's replay; their expectations stay out.
+pub fn fixtures(info: &CrateInfo) -> Result<Vec<mercato_registry::FixtureCall>, CliError> {
+    let Some(file) = info.metadata["mercato"].get("fixtures") else {
+        return Ok(Vec::new());
+    };
+    let file = file.as_str().ok_or_else(|| {
+        CliError::Invalid(
+            "[package.metadata.mercato] fixtures names a calls file, e.g. \"calls.json\"".into(),
+        )
+    })?;
+    let path = info
+        .manifest_path
+        .parent()
+        .unwrap_or_else(|| Path::new("."))
+        .join(file);
+    let text = std::fs::read_to_string(&path).map_err(CliError::file("reading", &path))?;
+    Ok(crate::calls::parse_calls(&text)?
+        .into_iter()
+        .map(|call| mercato_registry::FixtureCall {
+            function: call.function,
+            args: call.args,
+        })
+        .collect())
+}
+
 /// Whether the Rust toolchain has the component target's standard library.
 pub fn target_installed() -> bool {
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
@@ -180,12 +207,14 @@ pub fn pack(
 
     steps.start("checking the component against its kind's world");
     let described = describe(kind, &code)?;
-    let manifest = manifest(
+    let mut manifest = manifest(
         &info.metadata,
         &info.version,
         info.description.as_deref(),
         &described,
     )?;
+    manifest.fixtures = fixtures(&info)?;
+    manifest.validate()?;
 
     steps.start("signing");
     let file = Package::build(&manifest, &code, key)?;

@@ -55,5 +55,5 @@ pub use mercato_types::{
     CustomerDirectory, CustomerProfile, MemoryCustomers, MemoryState, Scope, Snapshot, StateError,
     StateStore, WitVersion,
 };
-pub use runtime::{Outcome, Runtime, RuntimeBuilder, RuntimeError};
+pub use runtime::{Outcome, Runtime, RuntimeBuilder, RuntimeError, World};
 pub use sandbox::{CallContext, LogLevel, LogLine, LogSource};

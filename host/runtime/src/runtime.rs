@@ -149,11 +149,14 @@ impl RuntimeBuilder {
             engine,
             linker,
             cache,
-            state: self.state,
-            customers: self.customers,
+            world: World {
+                state: self.state,
+                customers: self.customers,
+                now_ms: None,
+                locks: Arc::default(),
+            },
             clock: self.clock,
             fuel: self.options.fuel,
-            locks: Mutex::new(HashMap::new()),
             max_component_bytes: MAX_COMPONENT_BYTES,
             _ticker: ticker,
         })
@@ -171,17 +174,71 @@ pub enum RuntimeError {
     Cache(#[source] std::io::Error),
 }
 
+/// What invocations read from and commit to: a state store, a customer
+/// directory and, optionally, a fixed clock. The runtime serves its own
+/// world; [`Runtime::invoke_json_in`] runs a call in another one (a replay's
+/// in-memory copy of an install's state, with masked profiles), sharing the
+/// engine, linker and compiled code but nothing a call can write.
+#[derive(Clone)]
+pub struct World {
+    state: Arc<dyn StateStore>,
+    customers: Arc<dyn CustomerDirectory>,
+    now_ms: Option<u64>,
+    /// Retry locks per scope, so a world's calls never wait on another's.
+    locks: Arc<ScopeLocks>,
+}
+
+type ScopeLocks = Mutex<HashMap<Scope, Arc<RwLock<()>>>>;
+
+impl std::fmt::Debug for World {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("World")
+            .field("now_ms", &self.now_ms)
+            .finish_non_exhaustive()
+    }
+}
+
+impl World {
+    /// A world over `state` and `customers`, on the runtime's clock.
+    pub fn new(state: Arc<dyn StateStore>, customers: Arc<dyn CustomerDirectory>) -> Self {
+        World {
+            state,
+            customers,
+            now_ms: None,
+            locks: Arc::default(),
+        }
+    }
+
+    /// The same world, its calls seeing `now_ms` as the time (a recorded
+    /// call's own time, so both sides of a replay see one clock).
+    pub fn at(&self, now_ms: u64) -> World {
+        World {
+            now_ms: Some(now_ms),
+            ..self.clone()
+        }
+    }
+
+    /// Its state store.
+    pub fn state(&self) -> &Arc<dyn StateStore> {
+        &self.state
+    }
+
+    /// Its customer directory.
+    pub fn customers(&self) -> &Arc<dyn CustomerDirectory> {
+        &self.customers
+    }
+}
+
 /// Runs components. Share it (`Arc`) across threads; invocations block, so
 /// call them from threads that may block.
 pub struct Runtime {
     engine: Engine,
     linker: Linker<Sandbox>,
     cache: Option<CompileCache>,
-    state: Arc<dyn StateStore>,
-    customers: Arc<dyn CustomerDirectory>,
+    /// The production world: the real store and customer directory.
+    world: World,
     clock: Arc<dyn Fn() -> u64 + Send + Sync>,
     fuel: bool,
-    locks: Mutex<HashMap<Scope, Arc<RwLock<()>>>>,
     max_component_bytes: usize,
     _ticker: EpochTicker,
 }
@@ -218,6 +275,11 @@ impl Runtime {
         &self.engine
     }
 
+    /// The world its calls run in (the real store and directory).
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+
     /// Invoke `function` with JSON arguments (an object keyed by parameter name).
     pub fn invoke_json(
         &self,
@@ -243,6 +305,43 @@ impl Runtime {
         args: &Value,
         snapshot: Option<Snapshot>,
     ) -> Result<Outcome, InvokeError> {
+        self.invoke_json_within(
+            &self.world,
+            component,
+            call,
+            limits,
+            function,
+            args,
+            snapshot,
+        )
+    }
+
+    /// [`invoke_json`](Self::invoke_json) in `world` instead of the
+    /// runtime's own: its reads, writes, events and approval requests stay
+    /// there.
+    pub fn invoke_json_in(
+        &self,
+        world: &World,
+        component: &LoadedComponent,
+        call: &Arc<CallContext>,
+        limits: &Limits,
+        function: &str,
+        args: &Value,
+    ) -> Result<Outcome, InvokeError> {
+        self.invoke_json_within(world, component, call, limits, function, args, None)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn invoke_json_within(
+        &self,
+        world: &World,
+        component: &LoadedComponent,
+        call: &Arc<CallContext>,
+        limits: &Limits,
+        function: &str,
+        args: &Value,
+        snapshot: Option<Snapshot>,
+    ) -> Result<Outcome, InvokeError> {
         let f = self.lookup(component, function)?;
         let args = value::params_from_json(&f.params, args).map_err(|message| {
             InvokeError::BadArguments {
@@ -250,7 +349,7 @@ impl Runtime {
                 message,
             }
         })?;
-        self.invoke_function(component, f, call, limits, &args, snapshot)
+        self.invoke_function(world, component, f, call, limits, &args, snapshot)
     }
 
     fn lookup<'c>(
@@ -281,12 +380,14 @@ impl Runtime {
         args: &[Val],
     ) -> Result<Outcome, InvokeError> {
         let f = self.lookup(component, function)?;
-        self.invoke_function(component, f, call, limits, args, None)
+        self.invoke_function(&self.world, component, f, call, limits, args, None)
     }
 
     /// The body of [`invoke`](Self::invoke) once the function is resolved.
+    #[allow(clippy::too_many_arguments)]
     fn invoke_function(
         &self,
+        world: &World,
         component: &LoadedComponent,
         f: &Function,
         call: &Arc<CallContext>,
@@ -295,8 +396,8 @@ impl Runtime {
         mut snapshot: Option<Snapshot>,
     ) -> Result<Outcome, InvokeError> {
         let started = Instant::now();
-        let now_ms = (self.clock)();
-        let held = self.scope_lock(&call.scope);
+        let now_ms = world.now_ms.unwrap_or_else(|| (self.clock)());
+        let held = scope_lock(&world.locks, &call.scope);
         let lock = held.lock();
         let mut budget = Budget {
             fuel: limits.fuel,
@@ -313,6 +414,7 @@ impl Runtime {
             }
             let run = self
                 .run_once(
+                    world,
                     component,
                     f,
                     call,
@@ -328,7 +430,7 @@ impl Runtime {
                 // All or nothing: a returned error commits nothing.
                 Ok(Committed::default())
             } else {
-                self.commit(&call.scope, run.tx, budget.deadline)
+                self.commit(world, &call.scope, run.tx, budget.deadline)
             };
             match committed {
                 Ok(committed) => {
@@ -368,19 +470,6 @@ impl Runtime {
         Err(InvokeError::Contention {
             attempts: MAX_ATTEMPTS,
         })
-    }
-
-    fn scope_lock<'a>(&'a self, scope: &'a Scope) -> HeldScope<'a> {
-        let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
-        let lock = match locks.get(scope) {
-            Some(lock) => lock.clone(),
-            None => locks.entry(scope.clone()).or_default().clone(),
-        };
-        HeldScope {
-            locks: &self.locks,
-            scope,
-            lock: Some(lock),
-        }
     }
 
     /// Whether loading `digest` would come from the disk cache (no compile).
@@ -433,6 +522,7 @@ impl Runtime {
     /// confirm that what it read was not changed underneath it.
     fn commit(
         &self,
+        world: &World,
         scope: &Scope,
         tx: Transaction,
         deadline: Instant,
@@ -446,13 +536,13 @@ impl Runtime {
             || !tx.approvals.is_empty()
             || !tx.withdrawals.is_empty();
         if effectful {
-            self.state.commit(scope, tx.into_commit(deadline))?;
+            world.state.commit(scope, tx.into_commit(deadline))?;
         } else if let Some(base) = tx.base
             && tx.entries.is_none()
         {
             // Reads that went to the store one by one may have straddled a
             // commit; reads from a snapshot were one view.
-            let current = self.state.version(scope)?;
+            let current = world.state.version(scope)?;
             if current != base {
                 return Err(StateError::Conflict { base, current });
             }
@@ -470,22 +560,29 @@ impl Runtime {
             track_events: false,
             version: None,
         });
-        self.store(&call, limits, (self.clock)())
+        self.store(&self.world, &call, limits, (self.clock)())
     }
 
     /// A fresh store with the invocation's budget: memory and log caps, fuel,
     /// and the epoch deadline.
-    fn store(&self, call: &Arc<CallContext>, limits: &Limits, now_ms: u64) -> Store<Sandbox> {
+    fn store(
+        &self,
+        world: &World,
+        call: &Arc<CallContext>,
+        limits: &Limits,
+        now_ms: u64,
+    ) -> Store<Sandbox> {
         let budget = Budget {
             fuel: limits.fuel,
             deadline: Instant::now() + limits.deadline(),
         };
-        self.store_within(call, limits, &budget, now_ms)
+        self.store_within(world, call, limits, &budget, now_ms)
     }
 
     /// A fresh store with what is left of an invocation's budget.
     fn store_within(
         &self,
+        world: &World,
         call: &Arc<CallContext>,
         limits: &Limits,
         budget: &Budget,
@@ -494,8 +591,8 @@ impl Runtime {
         let sandbox = Sandbox::new(
             call.clone(),
             now_ms,
-            self.state.clone(),
-            self.customers.clone(),
+            world.state.clone(),
+            world.customers.clone(),
             *limits,
         );
         let mut store = Store::new(&self.engine, sandbox);
@@ -513,6 +610,7 @@ impl Runtime {
     #[allow(clippy::too_many_arguments)]
     fn run_once(
         &self,
+        world: &World,
         component: &LoadedComponent,
         f: &Function,
         call: &Arc<CallContext>,
@@ -532,7 +630,7 @@ impl Runtime {
                 detail: "nothing was left of its budget for another attempt".to_owned(),
             });
         }
-        let mut store = self.store_within(call, limits, budget, now_ms);
+        let mut store = self.store_within(world, call, limits, budget, now_ms);
         if let Some(snapshot) = snapshot {
             let tx = &mut store.data_mut().tx;
             tx.base = Some(snapshot.version);
@@ -625,7 +723,7 @@ impl Runtime {
         function: &str,
     ) -> Result<ReusedInstance, InvokeError> {
         let f = self.lookup(component, function)?;
-        let mut store = self.store(call, limits, (self.clock)());
+        let mut store = self.store(&self.world, call, limits, (self.clock)());
         let instance = component
             .pre
             .instantiate(&mut store)
@@ -785,11 +883,24 @@ fn last_lines(text: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join(" | ")
 }
 
+fn scope_lock<'a>(locks_: &'a ScopeLocks, scope: &'a Scope) -> HeldScope<'a> {
+    let mut locks = locks_.lock().unwrap_or_else(|p| p.into_inner());
+    let lock = match locks.get(scope) {
+        Some(lock) => lock.clone(),
+        None => locks.entry(scope.clone()).or_default().clone(),
+    };
+    HeldScope {
+        locks: locks_,
+        scope,
+        lock: Some(lock),
+    }
+}
+
 /// A scope's retry lock, taken for one invocation. The map entry goes when
 /// the last invocation of the scope ends, so the map holds only the scopes
 /// being called, however many tenants the host has served.
 struct HeldScope<'a> {
-    locks: &'a Mutex<HashMap<Scope, Arc<RwLock<()>>>>,
+    locks: &'a ScopeLocks,
     scope: &'a Scope,
     /// Always `Some` until dropped.
     lock: Option<Arc<RwLock<()>>>,

@@ -95,6 +95,7 @@ impl crate::Registry {
             updated_at: now_ms(),
             history: Vec::new(),
             canary: None,
+            recording: None,
         };
         Self::save_install(&mut change, None, &install, "install.create").await?;
         change.commit().await?;
@@ -219,6 +220,7 @@ impl crate::Registry {
         let mut change = Change::begin(&self.db, actor).await?;
         let before = Self::load_install(change.conn(), tenant, id).await?;
         Self::end_canary_of_removed(&mut change, &before, actor).await?;
+        Self::delete_recorded(&mut change, tenant, id).await?;
         for table in ["installs", "install_history"] {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "DELETE FROM {table} WHERE tenant = $1 AND id = $2"

@@ -45,6 +45,8 @@ pub struct Install {
     pub history: Vec<Version>,
     /// The canary running on it (see [`crate::canaries`]).
     pub canary: Option<crate::canaries::Canary>,
+    /// Its call recording while on (see [`crate::recordings`]).
+    pub recording: Option<crate::recordings::Recording>,
 }
 
 impl Install {
@@ -125,7 +127,7 @@ pub struct UpgradeOutcome {
     pub install: Install,
 }
 
-pub(super) const INSTALL_COLUMNS: &str = "tenant, id, package, requirement, version, pending, accepted, enabled, tracking, settings, updated_at, pending_reason, guards";
+pub(super) const INSTALL_COLUMNS: &str = "tenant, id, package, requirement, version, pending, accepted, enabled, tracking, settings, updated_at, pending_reason, guards, recording";
 
 pub(super) fn corrupt(what: &str, e: impl std::fmt::Display) -> RegistryError {
     RegistryError::Corrupt(format!("stored {what}: {e}"))
@@ -155,6 +157,7 @@ pub(super) fn install_from_row(row: &sqlx::any::AnyRow) -> Result<Install, Regis
         pending_reason: row.try_get("pending_reason")?,
         history: Vec::new(),
         canary: None,
+        recording: crate::recordings::recording_from_column(row.try_get("recording")?)?,
     })
 }
 
@@ -279,7 +282,7 @@ impl crate::Registry {
             .await?;
         } else {
             sqlx::query(sqlx::AssertSqlSafe(format!(
-                "INSERT INTO installs ({INSTALL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+                "INSERT INTO installs ({INSTALL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL)"
             )))
             .bind(&after.tenant)
             .bind(&after.id)

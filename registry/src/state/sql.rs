@@ -479,7 +479,15 @@ impl SqlState {
         }
         self.round_trips.fetch_add(1, Ordering::Relaxed);
         let work = async {
-            let mut tx = self.db.pool().begin().await?;
+            // A commit that writes takes SQLite's write lock first: another
+            // host task (a recording flush, an audit entry) committing
+            // between this read and its write would otherwise fail it as
+            // "locked" instead of making it wait.
+            let mut tx = if commit.is_empty() {
+                self.db.pool().begin().await?
+            } else {
+                self.db.begin_write().await?
+            };
             let outcome = self.apply(&mut tx, scope, commit).await?;
             Ok::<_, sqlx::Error>((tx, outcome))
         };

@@ -479,6 +479,9 @@ struct VersionsPage {
     install: Install,
     choices: Vec<Choice>,
     error: Option<String>,
+    /// The newest finished replay of this install's recordings, for the
+    /// director to read before moving (none for who may not read replays).
+    last_replay: Option<super::rollout::ReportView>,
 }
 
 /// What moving from `from` to `to` changes, in words.
@@ -568,6 +571,7 @@ async fn versions_page(
         })
         .collect();
     choices.sort_by(|a, b| b.version.cmp(&a.version));
+    let last_replay = last_replay(market, me, tenant, id).await;
     let status = status_for(&error);
     Ok(render(
         status,
@@ -577,8 +581,29 @@ async fn versions_page(
             install,
             choices,
             error,
+            last_replay,
         },
     ))
+}
+
+/// The newest finished replay's report of an install, if the viewer may
+/// read replays and one exists.
+async fn last_replay(
+    market: &Marketplace,
+    me: &Principal,
+    tenant: &str,
+    id: &str,
+) -> Option<super::rollout::ReportView> {
+    let replays = market.registry().replays(me, tenant, id).await.ok()?;
+    let finished = replays
+        .iter()
+        .find(|r| r.state == mercato_registry::replays::ReplayState::Finished)?;
+    let replay = market
+        .registry()
+        .replay(me, tenant, &finished.id, true)
+        .await
+        .ok()?;
+    replay.report.as_ref().map(super::rollout::report_view)
 }
 
 /// `POST /tenants/{tenant}/installs/{id}/versions`: upgrade or roll back,

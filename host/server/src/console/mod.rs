@@ -21,6 +21,7 @@ mod inbox;
 mod operator;
 mod page;
 mod review;
+mod rollout;
 mod session;
 mod settings_form;
 
@@ -97,4 +98,9 @@ pub fn routes() -> Router<Arc<Marketplace>> {
             "/tenants/{tenant}/installs/{id}/versions",
             get(director::versions).post(director::move_version),
         )
+        .route(
+            "/tenants/{tenant}/installs/{id}/rollout",
+            get(rollout::page).post(rollout::act),
+        )
+        .route("/tenants/{tenant}/replays/{id}", get(rollout::replay))
 }

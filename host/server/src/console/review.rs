@@ -128,6 +128,11 @@ struct ReviewPage {
     done: Option<String>,
     rollout: Vec<(String, String)>,
     error: Option<String>,
+    /// The package's fixture calls replayed against the last approved
+    /// version (`None`: it ships none).
+    fixtures: Option<super::rollout::ReportView>,
+    /// Why the fixtures could not be replayed.
+    fixtures_problem: String,
 }
 
 /// Top-level settings properties added, removed or changed between two
@@ -252,7 +257,17 @@ async fn review_page(
         })
         .collect();
     history.sort_by(|a, b| b.version.cmp(&a.version));
+    let (fixtures, fixtures_problem) = if v.manifest.fixtures.is_empty() || !signature_ok {
+        (None, String::new())
+    } else {
+        match market.fixture_replay(me, name, version).await {
+            Ok(report) => (Some(super::rollout::report_view(&report)), String::new()),
+            Err(e) => (None, e.to_string()),
+        }
+    };
     let page = ReviewPage {
+        fixtures,
+        fixtures_problem,
         path: format!("/review/{}/{}", v.name, v.version),
         state: chrome.tr("state", v.state.as_str()),
         submitted: when(v.submitted_at),

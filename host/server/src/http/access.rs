@@ -137,6 +137,46 @@ pub const ROUTES: &[(&str, &str, Action)] = &[
         Action::SteerRollout,
     ),
     (
+        "PUT",
+        "/v1/tenants/{tenant}/installs/{id}/recording",
+        Action::Record,
+    ),
+    (
+        "DELETE",
+        "/v1/tenants/{tenant}/installs/{id}/recording",
+        Action::Record,
+    ),
+    (
+        "GET",
+        "/v1/tenants/{tenant}/installs/{id}/recordings",
+        Action::ReadRecordings,
+    ),
+    (
+        "POST",
+        "/v1/tenants/{tenant}/installs/{id}/replays",
+        Action::Replay,
+    ),
+    (
+        "GET",
+        "/v1/tenants/{tenant}/installs/{id}/replays",
+        Action::ReadReplays,
+    ),
+    (
+        "GET",
+        "/v1/tenants/{tenant}/replays/{replay}",
+        Action::ReadReplays,
+    ),
+    (
+        "GET",
+        "/v1/tenants/{tenant}/replays/{replay}/report",
+        Action::ReadReplays,
+    ),
+    (
+        "GET",
+        "/v1/packages/{publisher}/{name}/{version}/fixtures",
+        Action::ReadVersion,
+    ),
+    (
         "GET",
         "/v1/tenants/{tenant}/components",
         Action::ListComponents,

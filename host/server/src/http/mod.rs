@@ -15,6 +15,7 @@ mod inbox;
 mod installs;
 mod invoke;
 mod packages;
+mod replays;
 mod rollouts;
 
 use std::sync::Arc;
@@ -69,6 +70,7 @@ pub struct ErrorDetail {
         (name = "components", description = "Calling a tenant's components"),
         (name = "installs", description = "Directors enabling, configuring, upgrading, rolling back"),
         (name = "rollouts", description = "Canaries of a version on a share of a tenant's calls, with guardrails"),
+        (name = "replays", description = "Recording an install's calls and replaying them (or a package's fixtures) against a candidate version"),
         (name = "approvals", description = "A tenant's approvals inbox"),
         (name = "customers", description = "A tenant's customer profiles and events"),
         (name = "packages", description = "Publishing and reviewing versions; the catalog"),
@@ -149,6 +151,12 @@ fn documented() -> (Router<Arc<Marketplace>>, utoipa::openapi::OpenApi) {
         .routes(routes!(rollouts::status, rollouts::share))
         .routes(routes!(rollouts::promote))
         .routes(routes!(rollouts::abort))
+        .routes(routes!(replays::record, replays::stop_recording))
+        .routes(routes!(replays::recordings))
+        .routes(routes!(replays::start, replays::list))
+        .routes(routes!(replays::status))
+        .routes(routes!(replays::report))
+        .routes(routes!(replays::fixtures))
         .routes(routes!(invoke::list))
         .routes(routes!(invoke::describe))
         .routes(routes!(invoke::call))

@@ -192,7 +192,7 @@ struct RolloutTally {
 #[derive(Debug)]
 pub(super) struct Counting {
     host: String,
-    by_rollout: Mutex<HashMap<String, Arc<RolloutTally>>>,
+    by_rollout: Arc<Mutex<HashMap<String, Arc<RolloutTally>>>>,
     started: Instant,
     /// Set when this host's guardrail aborted a canary from a background
     /// task: its caches must go at the next call.
@@ -205,7 +205,7 @@ impl Counting {
         let _ = getrandom::fill(&mut b);
         Counting {
             host: format!("host-{}", hex::encode(b)),
-            by_rollout: Mutex::new(HashMap::new()),
+            by_rollout: Arc::new(Mutex::new(HashMap::new())),
             started: Instant::now(),
             aborted: Arc::new(AtomicBool::new(false)),
         }
@@ -355,34 +355,20 @@ impl Marketplace {
         let Some(rollout) = install.canary.clone() else {
             return Ok(None);
         };
-        let version = self
-            .version_of(&install.package, &rollout.candidate)
+        let serving = self
+            .serving(install, &rollout.candidate, tenant_caps)
             .await?;
-        let component = self.component(&install.package, &rollout.candidate).await?;
-        let grants = version
-            .manifest
-            .permissions
-            .intersection(&install.accepted)
-            .copied()
-            .collect();
-        let label: Arc<str> = rollout.candidate.to_string().into();
         Ok(Some(Arc::new(Candidate {
-            call: Arc::new(CallContext {
-                scope: mercato_registry::Scope::new(&install.tenant, &install.id),
-                grants,
-                settings: install.settings.to_string().into(),
-                track_events: install.tracking,
-                version: Some(label),
-            }),
-            limits: version.manifest.limits.resolve().within(tenant_caps),
             lane: self.lanes.costs(
                 &install.tenant,
                 &install.id,
-                &format!("{}@{}", version.name, version.version),
+                &format!("{}@{}", serving.version.name, serving.version.version),
             ),
             tally: self.counting.tally(&rollout.id),
-            component,
-            version,
+            call: serving.call,
+            limits: serving.limits,
+            component: serving.component,
+            version: serving.version,
             rollout,
         })))
     }
@@ -419,9 +405,17 @@ impl Marketplace {
         let rollout = candidate.rollout.clone();
         let tally = tally.clone();
         let aborted = self.counting.aborted.clone();
+        let by_rollout = self.counting.by_rollout.clone();
         handle.spawn(async move {
             match flush_and_judge(&registry, &host, &rollout, &tally).await {
-                Ok((_, _, Some(_))) => aborted.store(true, Ordering::Release),
+                Ok((_, _, Some(ended))) => {
+                    // Its figures are on the rollout now; the tally is done.
+                    by_rollout
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(&ended.id);
+                    aborted.store(true, Ordering::Release);
+                }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(rollout = %rollout.id, "cannot store canary tallies: {e}"),
             }
@@ -470,6 +464,7 @@ impl Marketplace {
         let (_, figures, aborted) =
             flush_and_judge(&self.registry, &self.counting.host, &rollout, &tally).await?;
         if let Some(ended) = aborted {
+            self.counting.forget_ended(&ended.id);
             self.forget();
             return Ok(json!({"rollout": ended, "figures": figures.json()}));
         }

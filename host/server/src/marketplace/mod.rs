@@ -34,6 +34,8 @@ pub mod guardrails;
 mod installs;
 mod lanes;
 mod publishing;
+pub mod recording;
+pub mod replay;
 
 use mercato_registry::access::{Action, On};
 use std::sync::Arc;
@@ -166,6 +168,15 @@ pub struct Active {
     pub canary: Option<Arc<canary::Candidate>>,
 }
 
+/// One version of an install, ready to serve (see [`Marketplace::serving`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Serving {
+    pub(crate) version: Arc<PackageVersion>,
+    pub(crate) component: Arc<LoadedComponent>,
+    pub(crate) call: Arc<CallContext>,
+    pub(crate) limits: Limits,
+}
+
 /// A call's outcome and the version that served it.
 #[derive(Debug)]
 pub struct Served {
@@ -198,6 +209,8 @@ pub struct Marketplace {
     started: Instant,
     /// Canaries' tallies on this host.
     counting: canary::Counting,
+    /// Recorded calls not yet stored.
+    recorder: recording::Recorder,
 }
 
 impl std::fmt::Debug for Marketplace {
@@ -243,6 +256,7 @@ impl Marketplace {
             checked_at_ms: AtomicU64::new(0),
             started: Instant::now(),
             counting: canary::Counting::new(),
+            recorder: recording::Recorder::new(),
         }
     }
 
@@ -419,34 +433,58 @@ impl Marketplace {
 
     async fn resolve(&self, tenant: &str, id: &str) -> Result<Arc<Active>, MarketError> {
         let install = self.registry.installed(tenant, id).await?;
-        let version = self.version_of(&install.package, &install.version).await?;
-        let component = self.component(&install.package, &install.version).await?;
         let tenant_caps = self.registry.tenant_caps(tenant).await?;
+        let current = self
+            .serving(&install, &install.version, tenant_caps)
+            .await?;
         let canary = self.resolve_candidate(&install, tenant_caps).await?;
-        let grants: Grants = version
+        let active = Arc::new(Active {
+            lane: self.lanes.costs(
+                tenant,
+                id,
+                &format!("{}@{}", current.version.name, current.version.version),
+            ),
+            call: current.call,
+            limits: current.limits,
+            component: current.component,
+            version: current.version,
+            install,
+            canary,
+        });
+        Ok(active)
+    }
+
+    /// One version of an install ready to serve its calls: the install's
+    /// scope, settings and tracking, the version's permissions as far as the
+    /// director accepted them, its limits within the tenant's caps. The
+    /// current version, a canary's candidate and a replay's both sides are
+    /// all made here.
+    pub(crate) async fn serving(
+        &self,
+        install: &Install,
+        version: &Version,
+        tenant_caps: Limits,
+    ) -> Result<Serving, MarketError> {
+        let record = self.version_of(&install.package, version).await?;
+        let component = self.component(&install.package, version).await?;
+        let grants: Grants = record
             .manifest
             .permissions
             .intersection(&install.accepted)
             .copied()
             .collect();
-        let active = Arc::new(Active {
+        Ok(Serving {
             call: Arc::new(CallContext {
-                scope: Scope::new(tenant, id),
+                scope: Scope::new(&install.tenant, &install.id),
                 grants,
                 settings: install.settings.to_string().into(),
                 track_events: install.tracking,
-                version: Some(install.version.to_string().into()),
+                version: Some(version.to_string().into()),
             }),
-            limits: version.manifest.limits.resolve().within(tenant_caps),
-            lane: self
-                .lanes
-                .costs(tenant, id, &format!("{}@{}", version.name, version.version)),
+            limits: record.manifest.limits.resolve().within(tenant_caps),
             component,
-            version,
-            install,
-            canary,
-        });
-        Ok(active)
+            version: record,
+        })
     }
 
     /// Call `function` of a tenant's install as `actor` (its directors and
@@ -490,41 +528,74 @@ impl Marketplace {
             });
         }
         self.guard(actor, &active, function, &args).await?;
+        // Kept only while recording is on: most installs never copy a call.
+        let recorded = recording::records(&active).then(|| args.clone());
+        let served = self.serve(&active, function, args, route).await;
+        if let Some(args) = recorded {
+            let version = match &served {
+                Ok(s) => &s.1,
+                Err((_, v)) => v,
+            };
+            let result = match &served {
+                Ok(s) => Ok(&s.0),
+                Err((e, _)) => Err(e),
+            };
+            self.record(&active, version, function, &args, result);
+        }
+        match served {
+            Ok((outcome, version)) => Ok(Served { outcome, version }),
+            Err((e, _)) => Err(e),
+        }
+    }
+
+    /// Run a call on the version its route picks: the outcome (or error)
+    /// and the version that ran it.
+    async fn serve(
+        &self,
+        active: &Arc<Active>,
+        function: &str,
+        args: Value,
+        route: &canary::Route,
+    ) -> Result<(Outcome, Version), (MarketError, Version)> {
+        let (tenant, id) = (&active.install.tenant, &active.install.id);
+        let current = || active.install.version.clone();
         let Some(candidate) = &active.canary else {
             if let Some(force) = route
                 .force
                 .as_deref()
                 .filter(|f| *f != "current" && *f != active.install.version.to_string())
             {
-                return Err(RegistryError::conflict(
-                    "no-rollout",
-                    format!("{tenant}/{id} runs no canary, so `{force}` cannot serve this call"),
-                )
-                .into());
+                return Err((
+                    RegistryError::conflict(
+                        "no-rollout",
+                        format!(
+                            "{tenant}/{id} runs no canary, so `{force}` cannot serve this call"
+                        ),
+                    )
+                    .into(),
+                    current(),
+                ));
             }
-            let outcome = self.call(&active, function, args).await?;
-            return Ok(Served {
-                outcome,
-                version: active.install.version.clone(),
-            });
+            return match self.call(active, function, args).await {
+                Ok(outcome) => Ok((outcome, current())),
+                Err(e) => Err((e, current())),
+            };
         };
-        let pick = canary::pick(&active, candidate, function, &args, route)?;
+        let pick =
+            canary::pick(active, candidate, function, &args, route).map_err(|e| (e, current()))?;
         let (result, version) = if pick.candidate() {
             (
-                self.call_on(&active, Some(candidate), function, args).await,
+                self.call_on(active, Some(candidate), function, args).await,
                 candidate.rollout.candidate.clone(),
             )
         } else {
-            (
-                self.call_on(&active, None, function, args).await,
-                active.install.version.clone(),
-            )
+            (self.call_on(active, None, function, args).await, current())
         };
         self.count(candidate, pick, &result);
-        Ok(Served {
-            outcome: result?,
-            version,
-        })
+        match result {
+            Ok(outcome) => Ok((outcome, version)),
+            Err(e) => Err((e, version)),
+        }
     }
 
     async fn call(

@@ -29,7 +29,7 @@ const PACKAGE: &str = "mercato/livestream-booking";
 /// The seeded marketplace with the install's settings at `{}` (which both
 /// versions accept) and the hostile fixture approved as 2.0.0 asking
 /// `permissions`.
-async fn with_candidate(s: &Seeded, permissions: &[&str]) {
+pub async fn with_candidate(s: &Seeded, permissions: &[&str]) {
     s.market
         .update(
             &s.director.0,

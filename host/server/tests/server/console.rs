@@ -13,10 +13,10 @@ use tower::ServiceExt;
 
 use crate::NOW;
 
-struct Page {
-    status: u16,
-    headers: axum::http::HeaderMap,
-    body: String,
+pub struct Page {
+    pub status: u16,
+    pub headers: axum::http::HeaderMap,
+    pub body: String,
 }
 
 async fn page(response: Response<axum::body::Body>) -> Page {
@@ -31,7 +31,7 @@ async fn page(response: Response<axum::body::Body>) -> Page {
 }
 
 impl Page {
-    fn location(&self) -> &str {
+    pub fn location(&self) -> &str {
         self.headers
             .get("location")
             .and_then(|v| v.to_str().ok())
@@ -58,7 +58,7 @@ impl Page {
     }
 
     /// The value of hidden input `name`.
-    fn hidden(&self, name: &str) -> String {
+    pub fn hidden(&self, name: &str) -> String {
         let marker = format!("name=\"{name}\" value=\"");
         let start = self
             .body
@@ -69,14 +69,14 @@ impl Page {
     }
 }
 
-struct Browser {
+pub struct Browser {
     app: axum::Router,
     cookies: Vec<(String, String)>,
     headers: Vec<(&'static str, String)>,
 }
 
 impl Browser {
-    fn new(app: &TestApp) -> Self {
+    pub fn new(app: &TestApp) -> Self {
         Browser {
             app: app.router(),
             cookies: Vec::new(),
@@ -129,15 +129,15 @@ impl Browser {
         reply
     }
 
-    async fn get(&mut self, uri: &str) -> Page {
+    pub async fn get(&mut self, uri: &str) -> Page {
         self.send("GET", uri, None).await
     }
 
-    async fn post(&mut self, uri: &str, form: &[(&str, &str)]) -> Page {
+    pub async fn post(&mut self, uri: &str, form: &[(&str, &str)]) -> Page {
         self.send("POST", uri, Some(form)).await
     }
 
-    async fn sign_in(&mut self, token: &str) -> Page {
+    pub async fn sign_in(&mut self, token: &str) -> Page {
         let form = self.get("/sign-in").await;
         let presign = form.hidden("presign");
         self.post(
@@ -148,7 +148,7 @@ impl Browser {
     }
 
     /// The CSRF token of the page's forms.
-    async fn csrf(&mut self) -> String {
+    pub async fn csrf(&mut self) -> String {
         self.get("/").await.hidden("csrf")
     }
 }

@@ -13,6 +13,7 @@ mod hardening;
 mod http;
 mod isolation;
 mod market;
+mod replay;
 mod rollout;
 mod versions;
 

@@ -57,7 +57,15 @@ pub fn market(db: Database) -> Arc<Marketplace> {
 }
 
 pub async fn seeded(db: Database) -> Seeded {
-    let app = TestApp::builder()
+    seeded_with(db, |b| b).await
+}
+
+/// [`seeded`], with more seeded by `more` (other tenants, other roles).
+pub async fn seeded_with(
+    db: Database,
+    more: impl FnOnce(mercato_testapp::Builder) -> mercato_testapp::Builder,
+) -> Seeded {
+    let builder = TestApp::builder()
         .database(db)
         .clock(NOW)
         .tenant("acme")
@@ -75,9 +83,8 @@ pub async fn seeded(db: Database) -> Seeded {
             ),
             mercato_artifacts::read(mercato_artifacts::LIVESTREAM_BOOKING),
             &["acme"],
-        )
-        .build()
-        .await;
+        );
+    let app = more(builder).build().await;
     let pair = |name: &str| (app.who(name).clone(), app.token(name).to_owned());
     Seeded {
         market: app.market.clone(),
